@@ -1,0 +1,7 @@
+import type { Command } from '../command.ts';
+import { demo } from './demo.ts';
+import { migrateCommand } from './migrate.ts';
+import { start, worker } from './start.ts';
+
+/** Every `mailroom` command, in the order --help lists them. */
+export const commands: Command[] = [start, worker, demo, migrateCommand];

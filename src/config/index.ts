@@ -1,0 +1,17 @@
+export {
+  type Config,
+  ENV_OVERRIDES,
+  type LoadOptions,
+  loadConfig,
+  PROJECT_ROOT,
+  type Secrets,
+} from './load.ts';
+export {
+  configSchema,
+  type Department,
+  Departments,
+  type ImapAccountConfig,
+  type ParsedConfig,
+  Urgencies,
+  type Urgency,
+} from './schema.ts';

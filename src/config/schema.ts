@@ -1,0 +1,199 @@
+import { z } from 'zod';
+
+/**
+ * The whole mailroom.yaml, validated at start-up. Every object is strict so a misspelt key is
+ * reported instead of silently ignored. Secrets are never values here: a `*_env` key names the
+ * environment variable that holds them.
+ */
+
+const port = z
+  .number({ error: 'expected a number 1-65535' })
+  .int('expected a number 1-65535')
+  .min(1, 'expected a number 1-65535')
+  .max(65535, 'expected a number 1-65535');
+const positiveInt = (what: string) =>
+  z
+    .number({ error: `expected ${what}` })
+    .int(`expected ${what}`)
+    .positive(`expected ${what}`);
+const envName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'expected the name of an environment variable (A-Z, 0-9, _)');
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time "HH:MM"');
+
+export const Departments = ['sales', 'customer_service', 'pr', 'hr', 'finance'] as const;
+export const Urgencies = ['urgent', 'normal', 'thanks'] as const;
+export type Department = (typeof Departments)[number];
+export type Urgency = (typeof Urgencies)[number];
+
+const history = z
+  .string()
+  .regex(/^(new|all|since \d{4}-\d{2}-\d{2})$/, 'expected "new", "all" or "since YYYY-MM-DD"')
+  .default('new');
+
+const imapAccount = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected an id of a-z, 0-9, "-" and "_"'),
+    host: z.string().min(1, 'expected a host name'),
+    port: port.default(993),
+    tls: z.enum(['implicit', 'starttls', 'none']).default('implicit'),
+    user: z.string().min(1, 'expected a user name'),
+    password_env: envName.optional(),
+    access_token_env: envName.optional(),
+    mailboxes: z.array(z.string().min(1)).min(1).default(['INBOX']),
+    after_ingest: z.enum(['leave', 'flag', 'move']).default('leave'),
+    flag: z.string().min(1).default('\\Seen'),
+    move_to: z.string().min(1).optional(),
+    history,
+    poll_interval_s: positiveInt('a whole number of seconds').default(60),
+  })
+  .strict();
+
+const departmentSettings = z
+  .object({
+    name: z.string().min(1).optional(),
+    reply_to: z.string().email('expected an email address').optional(),
+    escalation: z.string().email('expected an email address').optional(),
+  })
+  .strict();
+
+const slaTarget = z
+  .object({
+    first_response_h: z.number().positive('expected a number of hours > 0'),
+    next_response_h: z.number().positive('expected a number of hours > 0').optional(),
+    business_hours: z.boolean().default(false),
+  })
+  .strict();
+
+const weekHours = z.array(z.tuple([hhmm, hhmm])).default([]);
+
+export const configSchema = z
+  .object({
+    data_dir: z.string().min(1).default('./data'),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    rules_dir: z.string().min(1).optional(),
+    templates_dir: z.string().min(1).optional(),
+    redis_url: z
+      .string()
+      .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
+      .optional(),
+    web: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(3000),
+        public_url: z.string().url('expected a URL such as https://mail.example.com').optional(),
+        trust_proxy: z.boolean().default(false),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 3000, trust_proxy: false }),
+    mail: z
+      .object({
+        domain: z.string().min(1).default('mailroom.local'),
+        from: z.string().min(3).default('Customer Service <support@mailroom.local>'),
+        default_department: z.enum(Departments).default('customer_service'),
+        own_addresses: z.array(z.string().email()).default([]),
+        auto_reply_window_h: z.number().positive().default(24),
+        departments: z.partialRecord(z.enum(Departments), departmentSettings).default({}),
+      })
+      .strict()
+      .prefault({}),
+    imap: z
+      .object({
+        max_message_bytes: positiveInt('a number of bytes').default(25 * 1024 * 1024),
+        batch_size: positiveInt('a number of messages').default(200),
+        accounts: z.array(imapAccount).default([]),
+      })
+      .strict()
+      .prefault({}),
+    smtp: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(25),
+        tls: z.enum(['implicit', 'starttls', 'none']).default('none'),
+        user: z.string().optional(),
+        password_env: envName.optional(),
+        max_connections: positiveInt('a number of connections').default(2),
+        rate_per_second: z.number().positive().optional(),
+        timeout_s: positiveInt('a number of seconds').default(60),
+        dkim: z
+          .object({
+            domain: z.string().min(1),
+            selector: z.string().min(1),
+            private_key_file: z.string().min(1),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    queue: z
+      .object({
+        concurrency: positiveInt('a number of jobs').default(4),
+        attempts: positiveInt('a number of attempts').default(8),
+      })
+      .strict()
+      .prefault({}),
+    sla: z
+      .object({
+        time_zone: z.string().min(1).default('UTC'),
+        warning_fraction: z.number().gt(0).lt(1).default(0.2),
+        scan_interval_s: positiveInt('a number of seconds').default(60),
+        hours: z
+          .object({
+            mon: weekHours,
+            tue: weekHours,
+            wed: weekHours,
+            thu: weekHours,
+            fri: weekHours,
+            sat: weekHours,
+            sun: weekHours,
+          })
+          .strict()
+          .partial()
+          .default({}),
+        holidays: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^\d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})?$/,
+                'expected "YYYY-MM-DD" or "YYYY-MM-DD..YYYY-MM-DD"',
+              ),
+          )
+          .default([]),
+        targets: z
+          .object({
+            urgent: slaTarget.optional(),
+            normal: slaTarget.optional(),
+            thanks: slaTarget.optional(),
+          })
+          .strict()
+          .default({}),
+        departments: z
+          .partialRecord(
+            z.enum(Departments),
+            z
+              .object({
+                urgent: slaTarget.optional(),
+                normal: slaTarget.optional(),
+                thanks: slaTarget.optional(),
+              })
+              .strict(),
+          )
+          .default({}),
+      })
+      .strict()
+      .prefault({}),
+    secrets: z
+      .object({
+        session_secret_env: envName.default('MAILROOM_SESSION_SECRET'),
+        api_key_env: envName.default('MAILROOM_API_KEY'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type ImapAccountConfig = ParsedConfig['imap']['accounts'][number];

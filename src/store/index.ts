@@ -1,0 +1,9 @@
+export { type Db, inTransaction, type OpenOptions, openDatabase } from './db.ts';
+export {
+  listMigrations,
+  MIGRATIONS_DIR,
+  type MigrateResult,
+  type Migration,
+  migrate,
+  schemaVersion,
+} from './migrate.ts';

@@ -1,0 +1,1 @@
+export { buildWebServer, type WebDeps } from './server.ts';

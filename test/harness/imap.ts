@@ -1,0 +1,62 @@
+import { appendFileSync } from 'node:fs';
+import { ImapFlow } from 'imapflow';
+import { randomId } from '../../src/lib/index.ts';
+import type { DovecotInfo } from './dovecot.ts';
+
+export interface ImapUser {
+  host: string;
+  port: number;
+  user: string;
+  pass: string;
+}
+
+/** Adds a user to the passwd-file of a running Dovecot; it can log in at once. */
+export function createImapUser(
+  dovecot: DovecotInfo,
+  name = `u${randomId(6)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')}`,
+): ImapUser {
+  const user = `${name}@example.com`;
+  const pass = `pw-${randomId(6)}`;
+  appendFileSync(dovecot.usersFile, `${user}:{PLAIN}${pass}::::::\n`);
+  return { host: dovecot.host, port: dovecot.port, user, pass };
+}
+
+export function imapClient(u: ImapUser): ImapFlow {
+  return new ImapFlow({
+    host: u.host,
+    port: u.port,
+    secure: false,
+    auth: { user: u.user, pass: u.pass },
+    logger: false,
+  });
+}
+
+/** Appends raw messages to a mailbox (created if needed); returns their UIDs. */
+export async function appendMessages(
+  u: ImapUser,
+  messages: Array<string | Buffer>,
+  mailbox = 'INBOX',
+): Promise<number[]> {
+  const client = imapClient(u);
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    if (mailbox !== 'INBOX') {
+      try {
+        await client.mailboxCreate(mailbox);
+      } catch {
+        // already there
+      }
+    }
+    const uids: number[] = [];
+    for (const m of messages) {
+      const res = await client.append(mailbox, m);
+      if (res && typeof res === 'object' && 'uid' in res && typeof res.uid === 'number') uids.push(res.uid);
+    }
+    return uids;
+  } finally {
+    await client.logout().catch(() => {});
+  }
+}
