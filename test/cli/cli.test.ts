@@ -67,7 +67,9 @@ describe('mailroom CLI', () => {
     writeFileSync(path.join(cwd, 'mailroom.yaml'), 'web:\n  port: "abc"\n');
     const r = await run(['start'], { cwd });
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe('mailroom start: mailroom.yaml:2: web.port: expected a number 1-65535, got "abc"');
+    expect(r.stderr.trim()).toBe(
+      'mailroom start: mailroom.yaml:2: web.port: expected a number 1-65535, got "abc"',
+    );
   });
 
   it('starts, answers /healthz, and exits 0 on SIGTERM', async () => {

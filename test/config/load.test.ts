@@ -50,7 +50,9 @@ describe('config', () => {
       'imap:\n  accounts:\n    - id: shop\n      host: h\n      user: u\n      password: hunter2\n',
     );
     const msg = errorOf(() => loadConfig({ env: {}, cwd }));
-    expect(msg).toContain('imap.accounts[0].password: secrets are not read from the config file; use password_env');
+    expect(msg).toContain(
+      'imap.accounts[0].password: secrets are not read from the config file; use password_env',
+    );
     expect(msg).not.toContain('hunter2');
   });
 
@@ -79,11 +81,15 @@ describe('config', () => {
   it('points at the YAML syntax error with line and column', () => {
     const cwd = tempDir();
     writeFileSync(path.join(cwd, 'mailroom.yaml'), 'web:\n  port: [1, 2\n');
-    expect(errorOf(() => loadConfig({ env: {}, cwd }))).toMatch(/invalid YAML in mailroom.yaml:\n {2}mailroom.yaml:\d+:\d+: /);
+    expect(errorOf(() => loadConfig({ env: {}, cwd }))).toMatch(
+      /invalid YAML in mailroom.yaml:\n {2}mailroom.yaml:\d+:\d+: /,
+    );
   });
 
   it('fails clearly when --config names a file that does not exist', () => {
     const cwd = tempDir();
-    expect(errorOf(() => loadConfig({ configPath: 'nope.yaml', env: {}, cwd }))).toContain('nope.yaml does not exist (from --config)');
+    expect(errorOf(() => loadConfig({ configPath: 'nope.yaml', env: {}, cwd }))).toContain(
+      'nope.yaml does not exist (from --config)',
+    );
   });
 });

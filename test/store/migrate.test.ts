@@ -29,14 +29,19 @@ describe('store', () => {
       expect.unreachable();
     } catch (e) {
       expect(isMailroomError(e, 'DB_TOO_NEW')).toBe(true);
-      expect((e as Error).message).toMatch(/data\/mailroom.sqlite is at schema version \d+, but this mailroom only knows versions up to \d+/);
+      expect((e as Error).message).toMatch(
+        /data\/mailroom.sqlite is at schema version \d+, but this mailroom only knows versions up to \d+/,
+      );
     }
   });
 
   it('leaves the database at the last whole version when a migration fails', () => {
     const db = openDatabase(':memory:');
     const ok = listMigrations();
-    const broken = [...ok, { version: ok.length + 1, name: 'broken', sql: 'CREATE TABLE zz (a); SELECT * FROM no_such_table;' }];
+    const broken = [
+      ...ok,
+      { version: ok.length + 1, name: 'broken', sql: 'CREATE TABLE zz (a); SELECT * FROM no_such_table;' },
+    ];
     expect(() => migrate(db, broken)).toThrow(/migration \d{4}_broken failed/);
     expect(schemaVersion(db)).toBe(ok.length);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'zz'").get()).toBeUndefined();

@@ -1,0 +1,87 @@
+/**
+ * The one small queue interface every domain uses. Two drivers implement it: the embedded driver
+ * (jobs in SQLite, in-process workers; the default) and the BullMQ driver (Redis; set
+ * MAILROOM_REDIS_URL). Jobs run at least once: handlers must be idempotent, and real send-once
+ * guarantees live in the outbox, not in the queue.
+ */
+
+export interface Backoff {
+  type: 'fixed' | 'exponential';
+  /** Base delay in milliseconds. */
+  delayMs: number;
+}
+
+export interface EnqueueOptions {
+  /** Dedupe key: enqueueing a job whose id is already waiting/delayed/active does nothing. No ':' and not all digits. */
+  jobId?: string;
+  /** Run no earlier than this many milliseconds from now. */
+  delayMs?: number;
+  /** Total tries including the first (default from config: queue.attempts). */
+  attempts?: number;
+  backoff?: Backoff;
+}
+
+export interface Job<T = unknown> {
+  id: string;
+  queue: string;
+  name: string;
+  data: T;
+  /** 1 on the first try. */
+  attempt: number;
+  maxAttempts: number;
+}
+
+export interface WorkerOptions {
+  concurrency?: number;
+  /** At most `max` jobs per `durationMs`, across all workers of this queue. */
+  limiter?: { max: number; durationMs: number };
+}
+
+/** Thrown by a handler to retry later without counting an attempt (e.g. SMTP 421 rate limiting). */
+export class RetryLaterError extends Error {
+  override name = 'RetryLaterError';
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown by a handler to fail the job at once, with no further attempts (e.g. SMTP 550). */
+export class PermanentJobError extends Error {
+  override name = 'PermanentJobError';
+}
+
+export type JobHandler<T = unknown, R = unknown> = (job: Job<T>) => Promise<R>;
+
+export interface JobEvents<R = unknown> {
+  /** Called in the process that owns the database once a job completed (possibly on another machine). */
+  completed?: (job: Job, result: R) => void | Promise<void>;
+  /** Called once a job failed for good (attempts exhausted or PermanentJobError). */
+  failed?: (job: Job, error: Error) => void | Promise<void>;
+}
+
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+}
+
+export interface JobQueue {
+  readonly driver: 'embedded' | 'bullmq';
+  enqueue<T>(queue: string, name: string, data: T, opts?: EnqueueOptions): Promise<string>;
+  /** Removes a waiting or delayed job; returns false when it is not there (already ran, or active). */
+  cancel(queue: string, jobId: string): Promise<boolean>;
+  /** Starts workers for a queue in this process. */
+  work<T, R>(queue: string, handler: JobHandler<T, R>, opts?: WorkerOptions): void;
+  /** Listens for results of a queue's jobs, wherever they ran (the SQLite owner records them). */
+  listen<R>(queue: string, events: JobEvents<R>): void;
+  /** A repeating job (scanners): one schedule per id, survives restarts, never doubled. */
+  schedule(queue: string, scheduleId: string, everyMs: number, name: string, data?: unknown): Promise<void>;
+  counts(queue: string): Promise<QueueCounts>;
+  /** Stops taking work, waits for active jobs up to timeoutMs, then releases them for a later run. */
+  close(timeoutMs?: number): Promise<void>;
+}

@@ -1,0 +1,1 @@
+-- ingest: reserved; filled in by the ingest work before it lands.

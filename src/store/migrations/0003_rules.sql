@@ -1,0 +1,1 @@
+-- rules: reserved; filled in by the rules work before it lands.

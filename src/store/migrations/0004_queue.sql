@@ -1,0 +1,1 @@
+-- queue: reserved; filled in by the queue work before it lands.

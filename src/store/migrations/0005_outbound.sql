@@ -1,0 +1,1 @@
+-- outbound: reserved; filled in by the outbound work before it lands.

@@ -1,0 +1,1 @@
+-- sla: reserved; filled in by the sla work before it lands.

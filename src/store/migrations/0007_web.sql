@@ -1,0 +1,1 @@
+-- web: reserved; filled in by the web work before it lands.
