@@ -1,0 +1,1 @@
+-- customers: reserved; filled in by the customers/orders work before it lands.

@@ -1,0 +1,1 @@
+-- lists: reserved; filled in by the lists work before it lands.
