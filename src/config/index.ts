@@ -6,6 +6,7 @@ export {
   PROJECT_ROOT,
   type Secrets,
 } from './load.ts';
+export { configKeys, configReferenceMarkdown, KEY_DOCS } from './reference.ts';
 export {
   configSchema,
   type Department,
