@@ -1,3 +1,4 @@
+export { backupDatabase } from './backup.ts';
 export { type Db, inTransaction, type OpenOptions, openDatabase } from './db.ts';
 export {
   listMigrations,

@@ -59,3 +59,20 @@ describe('store', () => {
     ).toThrow(/FOREIGN KEY/);
   });
 });
+
+describe('backup', () => {
+  it('writes a consistent copy that opens at the same schema version and refuses to overwrite', async () => {
+    const { backupDatabase } = await import('../../src/store/index.ts');
+    const dir = tempDir();
+    const db = openDatabase(path.join(dir, 'live.sqlite'));
+    migrate(db);
+    db.prepare(
+      "INSERT INTO customers (email, base_email, first_contact_at, last_contact_at, created_at) VALUES ('a@b.c', 'a@b.c', 1, 1, 1)",
+    ).run();
+    const res = await backupDatabase(db, path.join(dir, 'copy.sqlite'));
+    const copy = openDatabase(res.file, { readonly: true });
+    expect(schemaVersion(copy)).toBe(schemaVersion(db));
+    expect(copy.prepare('SELECT email FROM customers').all()).toEqual([{ email: 'a@b.c' }]);
+    await expect(backupDatabase(db, res.file)).rejects.toThrow(/already exists/);
+  });
+});
