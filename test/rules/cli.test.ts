@@ -1,0 +1,96 @@
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+import { PROJECT_ROOT } from '../../src/config/index.ts';
+import { evaluate, loadRules, saveDecision } from '../../src/rules/index.ts';
+import { migrate, openDatabase } from '../../src/store/index.ts';
+import { tempDir } from '../harness/index.ts';
+import { mail } from './helpers.ts';
+
+const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'rules');
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('mailroom rules', () => {
+  it('test prints department, urgency, tags and why for each .eml, and --json gives an array', async () => {
+    const files = ['refund-big5.eml', 'outage-gbk-html.eml'].map((f) => path.join(FIXTURES, f));
+    const text = await run(['rules', 'test', ...files]);
+    expect(text.code).toBe(0);
+    expect(text.out).toContain('department: finance');
+    expect(text.out).toContain('finance-money: subject contains "退款" → finance');
+    const json = await run(['rules', 'test', '--json', ...files]);
+    const parsed = JSON.parse(json.out) as Array<Record<string, unknown>>;
+    expect(parsed.map((p) => [path.basename(String(p.file)), p.department, p.urgency])).toEqual([
+      ['refund-big5.eml', 'finance', 'normal'],
+      ['outage-gbk-html.eml', 'customer_service', 'urgent'],
+    ]);
+    expect(Object.keys(parsed[0] ?? {})).toEqual(
+      expect.arrayContaining(['file', 'department', 'urgency', 'tags', 'explanation']),
+    );
+  });
+
+  it('check passes on the shipped rules and fails with file:line reasons on a bad file', async () => {
+    expect((await run(['rules', 'check'])).code).toBe(0);
+    const dir = tempDir();
+    writeFileSync(
+      path.join(dir, '10-bad.yaml'),
+      'rules:\n  - name: x\n    when: { subject: { matches: "(" } }\n    then: { department: marketing }\n',
+    );
+    const bad = await run(['rules', 'check'], { MAILROOM_RULES_DIR: dir });
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain(`${path.join(dir, '10-bad.yaml')}:3:`);
+    expect(bad.err).toContain(`${path.join(dir, '10-bad.yaml')}:4:`);
+  });
+
+  it('check fails when a golden test no longer holds', async () => {
+    const dir = tempDir();
+    copyFileSync(
+      path.join(PROJECT_ROOT, 'rules', '20-departments.yaml'),
+      path.join(dir, '20-departments.yaml'),
+    );
+    mkdirSync(path.join(dir, 'tests'));
+    writeFileSync(
+      path.join(dir, 'tests', 't.yaml'),
+      'tests:\n  - name: press goes to hr?\n    input: { subject: journalist here }\n    expect: { department: hr }\n',
+    );
+    const res = await run(['rules', 'check'], { MAILROOM_RULES_DIR: dir });
+    expect(res.code).toBe(1);
+    expect(res.err).toContain('t.yaml:2: press goes to hr?: department: expected hr, got pr');
+  });
+
+  it('replay shows what would change on stored mail and changes nothing', async () => {
+    const data = tempDir();
+    const dbFile = path.join(data, 'mailroom.sqlite');
+    const db = openDatabase(dbFile);
+    migrate(db);
+    const now = Date.now();
+    const conv = db
+      .prepare(
+        "INSERT INTO conversations (subject, department, created_at, last_message_at) VALUES ('x', 'sales', ?, ?)",
+      )
+      .run(now, now).lastInsertRowid;
+    const msg = db
+      .prepare(
+        `INSERT INTO messages (conversation_id, direction, message_id, dedupe_key, subject, text_body, received_at)
+         VALUES (?, 'in', 'a@x', 'a', '我要退款', '', ?)`,
+      )
+      .run(conv, now).lastInsertRowid;
+    const old = loadRules(path.join(PROJECT_ROOT, 'rules'));
+    const stale = { ...evaluate(old, mail({ subject: 'price' })), department: 'sales' as const };
+    saveDecision(db, { messageId: Number(msg), conversationId: Number(conv), decision: stale, at: now });
+    db.close();
+    const res = await run(['rules', 'replay', '--since', '7d'], { MAILROOM_DATA_DIR: data });
+    expect(res.code).toBe(0);
+    expect(res.out).toContain('department: sales -> finance');
+    expect(res.out).toContain('1 messages since');
+    const after = openDatabase(dbFile, { readonly: true });
+    expect(after.prepare('SELECT department FROM rule_decisions').get()).toEqual({ department: 'sales' });
+    after.close();
+  });
+});
