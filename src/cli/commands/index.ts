@@ -2,8 +2,9 @@ import type { Command } from '../command.ts';
 import { backup } from './backup.ts';
 import { demo } from './demo.ts';
 import { migrateCommand } from './migrate.ts';
+import { report } from './report.ts';
 import { rulesCommand } from './rules.ts';
 import { start, worker } from './start.ts';
 
 /** Every `mailroom` command, in the order --help lists them. */
-export const commands: Command[] = [start, worker, demo, migrateCommand, backup, rulesCommand];
+export const commands: Command[] = [start, worker, demo, migrateCommand, backup, rulesCommand, report];
