@@ -1,3 +1,7 @@
+export { bullJobId, createBullmqQueue } from './bullmq-queue.ts';
+export { type CreateQueueOptions, createQueue } from './create-queue.ts';
+export { createEmbeddedQueue, type EmbeddedQueueOptions } from './embedded-queue.ts';
+export { backoffDelay } from './retry.ts';
 export type {
   Backoff,
   EnqueueOptions,
@@ -8,4 +12,4 @@ export type {
   QueueCounts,
   WorkerOptions,
 } from './types.ts';
-export { PermanentJobError, RetryLaterError } from './types.ts';
+export { PermanentJobError, QueueClosedError, RetryLaterError } from './types.ts';

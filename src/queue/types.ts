@@ -85,3 +85,12 @@ export interface JobQueue {
   /** Stops taking work, waits for active jobs up to timeoutMs, then releases them for a later run. */
   close(timeoutMs?: number): Promise<void>;
 }
+
+/** Thrown when work is offered to a queue that has been closed (the process is shutting down). */
+export class QueueClosedError extends Error {
+  override name = 'QueueClosedError';
+  readonly code = 'QUEUE_CLOSED';
+  constructor() {
+    super('the queue is closed: mailroom is shutting down');
+  }
+}

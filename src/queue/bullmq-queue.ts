@@ -1,0 +1,222 @@
+import { type Job as BullJob, DelayedError, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { type Logger, randomId } from '../lib/index.ts';
+import { isPermanent, retryLaterDelay } from './retry.ts';
+import {
+  type EnqueueOptions,
+  type Job,
+  type JobEvents,
+  type JobHandler,
+  type JobQueue,
+  QueueClosedError,
+  type QueueCounts,
+  type WorkerOptions,
+} from './types.ts';
+
+export interface BullmqQueueOptions {
+  redisUrl: string;
+  logger: Logger;
+  /** Key prefix in Redis; tests use a unique one. */
+  prefix?: string;
+  defaults?: { attempts?: number };
+}
+
+/** BullMQ job ids may not contain ':' nor be all digits (they would clash with its own ids). */
+export function bullJobId(id: string): string {
+  const safe = id.replace(/:/g, '_');
+  return /^\d+$/.test(safe) ? `j${safe}` : safe;
+}
+
+interface ResultMessage {
+  kind: 'completed' | 'failed';
+  job: Job;
+  result?: unknown;
+  error?: string;
+}
+
+/**
+ * The scale-out queue. Workers may run on other machines without the SQLite file, so job results
+ * travel back through Redis as jobs of a `<queue>.results` queue, which the database owner works
+ * (durably: an event bus would drop results while the owner restarts).
+ */
+export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
+  const log = opts.logger.child({ component: 'queue', driver: 'bullmq' });
+  const prefix = opts.prefix ?? 'mailroom';
+  const defaultAttempts = opts.defaults?.attempts ?? 8;
+  const workerConnection = { url: opts.redisUrl, maxRetriesPerRequest: null };
+  // Producers fail fast when Redis is down instead of queueing commands in memory.
+  const producerConnection = { url: opts.redisUrl, enableOfflineQueue: false };
+  const queues = new Map<string, Queue>();
+  const workers: Worker[] = [];
+  /** Jobs running in this process with their lock tokens, to hand back if close times out. */
+  const inFlight = new Map<string, { job: BullJob; token: string | undefined }>();
+  let closed = false;
+
+  const queueFor = (name: string): Queue => {
+    let q = queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: producerConnection, prefix });
+      q.on('error', (e) => log.warn({ queue: name, err: e.message }, 'redis error'));
+      queues.set(name, q);
+    }
+    return q;
+  };
+
+  const toJob = <T>(j: BullJob, attempts: number): Job<T> => ({
+    id: j.id ?? '',
+    queue: j.queueName,
+    name: j.name,
+    data: j.data as T,
+    attempt: j.attemptsMade + 1,
+    maxAttempts: attempts,
+  });
+
+  const sendResult = (queue: string, msg: ResultMessage) =>
+    queueFor(`${queue}.results`).add(msg.kind, msg, {
+      jobId: bullJobId(`${msg.job.id}-${msg.kind}`),
+      attempts: 20,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+
+  const startWorker = (
+    name: string,
+    processor: (j: BullJob, token?: string) => Promise<unknown>,
+    o: WorkerOptions,
+  ) => {
+    const w = new Worker(name, processor, {
+      connection: workerConnection,
+      prefix,
+      concurrency: Math.max(1, o.concurrency ?? 1),
+      ...(o.limiter ? { limiter: { max: o.limiter.max, duration: o.limiter.durationMs } } : {}),
+    });
+    w.on('error', (e) => log.warn({ queue: name, err: e.message }, 'worker error'));
+    workers.push(w);
+  };
+
+  return {
+    driver: 'bullmq',
+
+    async enqueue<T>(name: string, jobName: string, data: T, o: EnqueueOptions = {}): Promise<string> {
+      if (closed) throw new QueueClosedError();
+      const id = bullJobId(o.jobId ?? randomId());
+      const attempts = o.attempts ?? defaultAttempts;
+      await queueFor(name).add(jobName, data, {
+        jobId: id,
+        ...(o.delayMs ? { delay: o.delayMs } : {}),
+        attempts,
+        backoff: o.backoff
+          ? { type: o.backoff.type, delay: o.backoff.delayMs }
+          : { type: 'exponential', delay: 1000 },
+        // Finished jobs stay a week so a jobId keeps deduplicating, like the embedded driver.
+        removeOnComplete: { age: 7 * 24 * 3600 },
+        removeOnFail: { age: 7 * 24 * 3600 },
+      });
+      return id;
+    },
+
+    async cancel(name, jobId) {
+      const job = await queueFor(name).getJob(bullJobId(jobId));
+      if (!job) return false;
+      const state = await job.getState();
+      if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') return false;
+      await job.remove();
+      return true;
+    },
+
+    work<T, R>(name: string, handler: JobHandler<T, R>, o: WorkerOptions = {}): void {
+      if (closed) throw new QueueClosedError();
+      startWorker(
+        name,
+        async (j, token) => {
+          const attempts = j.opts.attempts ?? defaultAttempts;
+          const job = toJob<T>(j, attempts);
+          const key = `${name}/${j.id}`;
+          inFlight.set(key, { job: j, token });
+          try {
+            const result = await handler(job);
+            await sendResult(name, { kind: 'completed', job, result });
+            return result;
+          } catch (e) {
+            const err = e instanceof Error ? e : new Error(String(e));
+            const later = retryLaterDelay(err);
+            if (later !== null) {
+              // Moves the job back to delayed without spending an attempt.
+              await j.moveToDelayed(Date.now() + later, token);
+              throw new DelayedError();
+            }
+            if (isPermanent(err) || job.attempt >= attempts) {
+              await sendResult(name, { kind: 'failed', job, error: err.message });
+              throw new UnrecoverableError(err.message);
+            }
+            throw err;
+          } finally {
+            inFlight.delete(key);
+          }
+        },
+        o,
+      );
+    },
+
+    listen(name, events: JobEvents) {
+      startWorker(
+        `${name}.results`,
+        async (j) => {
+          const msg = j.data as ResultMessage;
+          if (msg.kind === 'completed') await events.completed?.(msg.job, msg.result);
+          else await events.failed?.(msg.job, new Error(msg.error ?? 'failed'));
+        },
+        { concurrency: 1 },
+      );
+    },
+
+    async schedule(name, scheduleId, everyMs, jobName, data) {
+      if (closed) throw new QueueClosedError();
+      await queueFor(name).upsertJobScheduler(
+        bullJobId(scheduleId),
+        { every: everyMs },
+        { name: jobName, data: data ?? null },
+      );
+    },
+
+    async counts(name): Promise<QueueCounts> {
+      const c = await queueFor(name).getJobCounts(
+        'waiting',
+        'active',
+        'delayed',
+        'completed',
+        'failed',
+        'prioritized',
+      );
+      return {
+        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        active: c.active ?? 0,
+        delayed: c.delayed ?? 0,
+        completed: c.completed ?? 0,
+        failed: c.failed ?? 0,
+      };
+    },
+
+    async close(timeoutMs = 8000) {
+      if (closed) return;
+      closed = true;
+      let timer: NodeJS.Timeout | undefined;
+      // worker.close() waits for active jobs with no limit: bound it, then force.
+      const graceful = Promise.allSettled(workers.map((w) => w.close()));
+      const outcome = await Promise.race([
+        graceful.then(() => 'ok' as const),
+        new Promise<'timeout'>((r) => {
+          timer = setTimeout(() => r('timeout'), timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        // Hand unfinished jobs straight back to the wait list; otherwise they sit locked until
+        // BullMQ's stalled-job check (30 s or more) notices this worker is gone.
+        await Promise.allSettled([...inFlight.values()].map(({ job, token }) => job.moveToWait(token)));
+        await Promise.allSettled(workers.map((w) => w.close(true)));
+      }
+      await Promise.allSettled([...queues.values()].map((q) => q.close()));
+    },
+  };
+}
