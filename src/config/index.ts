@@ -1,4 +1,10 @@
 export {
+  type AutomationsConfig,
+  type AutomationsConfigInput,
+  automationsConfig,
+  automationsSchema,
+} from './automations.ts';
+export {
   type Config,
   ENV_OVERRIDES,
   type LoadOptions,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { automationsSchema } from './automations.ts';
 
 /**
  * The whole mailroom.yaml, validated at start-up. Every object is strict so a misspelt key is
@@ -184,6 +185,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    automations: automationsSchema.prefault({}),
     secrets: z
       .object({
         session_secret_env: envName.default('MAILROOM_SESSION_SECRET'),

@@ -21,6 +21,7 @@ export const ErrorCodes = {
   SIGNATURE_INVALID: 'SIGNATURE_INVALID',
   VALIDATION: 'VALIDATION',
   SERVER_MISSING: 'SERVER_MISSING',
+  CONFLICT: 'CONFLICT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
