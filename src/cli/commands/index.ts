@@ -7,6 +7,7 @@ import { ordersCommand } from './orders.ts';
 import { report } from './report.ts';
 import { rulesCommand } from './rules.ts';
 import { start, worker } from './start.ts';
+import { users } from './users.ts';
 
 /** Every `mailroom` command, in the order --help lists them. */
 export const commands: Command[] = [
@@ -19,4 +20,5 @@ export const commands: Command[] = [
   report,
   ordersCommand,
   customersCommand,
+  users,
 ];

@@ -1,0 +1,258 @@
+import { Departments } from '../../config/index.ts';
+import type { Db } from '../../store/index.ts';
+import { type StaffUser, visibleDepartments } from '../auth/users.ts';
+
+export const PAGE_SIZE = 50;
+export const Statuses = ['active', 'open', 'waiting', 'snoozed', 'closed', 'all'] as const;
+
+/** Optional tables other parts of mailroom create; looked up once at start-up. */
+export interface SchemaFeatures {
+  slaClocks: boolean;
+  slaStage: boolean;
+  slaWarnAt: boolean;
+  ruleDecisions: boolean;
+  imapCheckpoints: string | null;
+}
+
+export function detectFeatures(db: Db): SchemaFeatures {
+  const tables = new Set(
+    (
+      db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')").all() as { name: string }[]
+    ).map((r) => r.name),
+  );
+  const cols = (t: string) =>
+    tables.has(t)
+      ? new Set(
+          (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(t) as { name: string }[]).map(
+            (r) => r.name,
+          ),
+        )
+      : new Set<string>();
+  const sla = cols('sla_clocks');
+  const hasSla = sla.has('conversation_id') && sla.has('due_at') && sla.has('state');
+  return {
+    slaClocks: hasSla,
+    slaStage: hasSla && sla.has('sla_stage'),
+    slaWarnAt: hasSla && sla.has('warn_at'),
+    ruleDecisions: tables.has('rule_decisions'),
+    imapCheckpoints: ['imap_checkpoints', 'ingest_checkpoints'].find((t) => tables.has(t)) ?? null,
+  };
+}
+
+export interface InboxFilter {
+  /** 'all', 'mine' or a department. */
+  view: string;
+  status: string;
+  urgency: string;
+  assignee: string;
+  tag: string;
+  q: string;
+  page: number;
+}
+
+export interface InboxRow {
+  id: number;
+  subject: string;
+  department: string;
+  urgency: string;
+  status: string;
+  assignee: string | null;
+  tags: string[];
+  last_message_at: number;
+  last_inbound_at: number | null;
+  customer_name: string | null;
+  customer_email: string | null;
+  due_at: number | null;
+  sla: 'breached' | 'at_risk' | 'running' | 'none';
+}
+
+interface Where {
+  sql: string[];
+  args: unknown[];
+  with?: { sql: string; args: unknown[] };
+}
+
+/** Departments the user may see as SQL; agents are limited in the query itself, not after it. */
+function visibility(user: StaffUser, w: Where): void {
+  const deps = visibleDepartments(user);
+  if (deps === null) return;
+  w.sql.push('c.department IN (SELECT value FROM json_each(?))');
+  w.args.push(JSON.stringify(deps));
+}
+
+function activeStatus(now: number, w: Where): void {
+  w.sql.push(
+    "c.status IN ('open', 'waiting', 'snoozed') AND (c.status != 'snoozed' OR coalesce(c.snoozed_until, 0) <= ?)",
+  );
+  w.args.push(now);
+}
+
+const likeEscape = (s: string) => `%${s.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+
+/**
+ * Full-text search: terms of 3+ characters go to the trigram FTS index as quoted phrases (so no
+ * user text is read as FTS5 syntax); the trigram tokenizer cannot match 1-2 character terms (a
+ * Chinese word is often two characters), so those are matched with LIKE over the indexed text,
+ * which scans and is slower on very large stores.
+ */
+function search(q: string, w: Where): void {
+  const terms = q.trim().split(/\s+/u).filter(Boolean).slice(0, 8);
+  if (terms.length === 0) return;
+  const long = terms.filter((t) => [...t].length >= 3);
+  const short = terms.filter((t) => [...t].length < 3);
+  const conds: string[] = [];
+  const args: unknown[] = [];
+  if (long.length > 0) {
+    conds.push('messages_fts MATCH ?');
+    args.push(long.map((t) => `"${t.replaceAll('"', '""')}"`).join(' '));
+  }
+  for (const t of short) {
+    conds.push("(subject LIKE ? ESCAPE '\\' OR body LIKE ? ESCAPE '\\' OR sender LIKE ? ESCAPE '\\')");
+    const p = likeEscape(t);
+    args.push(p, p, p);
+  }
+  // Materialised once per statement: every SLA band below reads the same hit list.
+  w.with = {
+    sql: `hits(id) AS MATERIALIZED (SELECT DISTINCT m.conversation_id FROM messages m WHERE m.id IN
+      (SELECT rowid FROM messages_fts WHERE ${conds.join(' AND ')}))`,
+    args,
+  };
+  w.sql.push('c.id IN hits');
+}
+
+export function queryInbox(
+  db: Db,
+  f: SchemaFeatures,
+  user: StaffUser,
+  filter: InboxFilter,
+  now: number,
+): { rows: InboxRow[]; hasMore: boolean } {
+  const w: Where = { sql: [], args: [] };
+  visibility(user, w);
+  if (filter.view === 'mine') {
+    w.sql.push('c.assignee = ?');
+    w.args.push(user.username);
+  } else if ((Departments as readonly string[]).includes(filter.view)) {
+    w.sql.push('c.department = ?');
+    w.args.push(filter.view);
+  }
+  if (filter.status === 'active' || filter.status === '') activeStatus(now, w);
+  else if (filter.status !== 'all') {
+    w.sql.push('c.status = ?');
+    w.args.push(filter.status);
+  }
+  if (filter.urgency) {
+    w.sql.push('c.urgency = ?');
+    w.args.push(filter.urgency);
+  }
+  if (filter.assignee === '-') w.sql.push('c.assignee IS NULL');
+  else if (filter.assignee) {
+    w.sql.push('c.assignee = ?');
+    w.args.push(filter.assignee);
+  }
+  if (filter.tag) {
+    w.sql.push('EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?)');
+    w.args.push(filter.tag);
+  }
+  if (filter.q) search(filter.q, w);
+
+  const where = w.sql.length ? `AND ${w.sql.join(' AND ')}` : '';
+  const k = Math.max(0, filter.page) * PAGE_SIZE + PAGE_SIZE + 1;
+  // Breached first, then at risk, then by due time; conversations without a running clock last,
+  // oldest customer message first. Each band is its own index walk (sla_clocks by due_at / warn_at,
+  // conversations by last_inbound_at) cut at the page end, so a page costs about the same with
+  // 1,000 or 100,000 open conversations instead of ranking and sorting all of them.
+  const parts: { sql: string; args: unknown[] }[] = [];
+  const band = (rank: number, cond: string, args: unknown[]) =>
+    parts.push({
+      sql: `SELECT * FROM (SELECT c.id AS id, ${rank} AS r, s.due_at AS due FROM sla_clocks s
+        JOIN conversations c ON c.id = s.conversation_id WHERE ${cond} ${where} ORDER BY s.due_at, c.id LIMIT ${k})`,
+      args: [...args, ...w.args],
+    });
+  if (f.slaClocks) {
+    const warn = f.slaWarnAt
+      ? 's.warn_at IS NOT NULL AND s.warn_at <= ?'
+      : f.slaStage
+        ? "s.sla_stage = 'warning' AND ? IS NOT NULL"
+        : '0 AND ? IS NOT NULL';
+    band(0, "(s.state = 'running' AND s.due_at <= ?) OR s.state = 'breached'", [now]);
+    band(1, `s.state = 'running' AND s.due_at > ? AND ${warn}`, [now, now]);
+    band(2, `s.state = 'running' AND s.due_at > ? AND NOT (${warn})`, [now, now]);
+  }
+  const noClock = f.slaClocks
+    ? `AND NOT EXISTS (SELECT 1 FROM sla_clocks s WHERE s.conversation_id = c.id
+         AND (s.state = 'breached' OR (s.state = 'running' AND s.due_at IS NOT NULL)))`
+    : '';
+  parts.push({
+    sql: `SELECT * FROM (SELECT c.id AS id, 3 AS r, NULL AS due FROM conversations c WHERE 1 ${noClock} ${where}
+      ORDER BY c.last_inbound_at IS NULL, c.last_inbound_at, c.id LIMIT ${k})`,
+    args: [...w.args],
+  });
+  // A compound SELECT without an outer ORDER BY yields its parts in order and stops at the LIMIT,
+  // so later bands are not read once the page is full.
+  const page = db
+    .prepare(
+      `${w.with ? `WITH ${w.with.sql} ` : ''}${parts.map((p) => p.sql).join(' UNION ALL ')}
+       LIMIT ${PAGE_SIZE + 1} OFFSET ${k - PAGE_SIZE - 1}`,
+    )
+    .all(...(w.with?.args ?? []), ...parts.flatMap((p) => p.args)) as {
+    id: number;
+    r: number;
+    due: number | null;
+  }[];
+  const ids = page.slice(0, PAGE_SIZE);
+  const details = new Map(
+    (
+      db
+        .prepare(
+          `SELECT c.id, c.subject, c.department, c.urgency, c.status, c.assignee, c.tags, c.last_message_at,
+             c.last_inbound_at, cu.name AS customer_name, cu.email AS customer_email
+           FROM conversations c LEFT JOIN customers cu ON cu.id = c.customer_id
+           WHERE c.id IN (SELECT value FROM json_each(?))`,
+        )
+        .all(JSON.stringify(ids.map((r) => r.id))) as Array<
+        Omit<InboxRow, 'tags' | 'sla' | 'due_at'> & { tags: string }
+      >
+    ).map((r) => [r.id, r]),
+  );
+  const rows: InboxRow[] = [];
+  for (const p of ids) {
+    const d = details.get(p.id);
+    if (!d) continue;
+    rows.push({
+      ...d,
+      tags: JSON.parse(d.tags) as string[],
+      due_at: p.due,
+      sla: (['breached', 'at_risk', 'running', 'none'] as const)[p.r] ?? 'none',
+    });
+  }
+  return { rows, hasMore: page.length > PAGE_SIZE };
+}
+
+/**
+ * Active conversations per view the user can see: each department, 'mine' and 'all'. One index
+ * probe per department on conversations(department, status) rather than a scan of all open rows.
+ */
+export function viewCounts(db: Db, user: StaffUser, now: number): Record<string, number> {
+  const deps = visibleDepartments(user) ?? [...Departments];
+  const perDept = db.prepare(
+    `SELECT (SELECT count(*) FROM conversations WHERE department = ? AND status IN ('open', 'waiting'))
+          + (SELECT count(*) FROM conversations WHERE department = ? AND status = 'snoozed'
+               AND coalesce(snoozed_until, 0) <= ?) AS n`,
+  );
+  const out: Record<string, number> = { all: 0 };
+  for (const d of deps) {
+    const n = (perDept.get(d, d, now) as { n: number }).n;
+    out[d] = n;
+    out.all = (out.all ?? 0) + n;
+  }
+  const w: Where = { sql: ['c.assignee = ?'], args: [user.username] };
+  visibility(user, w);
+  activeStatus(now, w);
+  out.mine = (
+    db.prepare(`SELECT count(*) AS n FROM conversations c WHERE ${w.sql.join(' AND ')}`).get(...w.args) as {
+      n: number;
+    }
+  ).n;
+  return out;
+}

@@ -1,0 +1,94 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/lib/index.ts';
+import { createUser } from '../../src/web/index.ts';
+import { addUser, HOUR, login, makeWeb, PASSWORD, seedConversation, type TestWeb } from './helpers.ts';
+
+let web: TestWeb | undefined;
+afterEach(async () => {
+  await web?.app.close();
+  web?.db.close();
+  web = undefined;
+});
+
+describe('metrics, admin pages and languages', () => {
+  it('serves Prometheus metrics from the store and from deps.metrics, with queue depth per queue', async () => {
+    web = await makeWeb({
+      metrics: () => ({ mails_sent_total: 12, mails_failed_total: 1 }),
+      queueCounts: async () => ({ outbound: { waiting: 3, active: 1, delayed: 0, completed: 9, failed: 1 } }),
+    });
+    seedConversation(web.db, { department: 'sales', subject: 'a', dueIn: -HOUR });
+    seedConversation(web.db, { department: 'sales', subject: 'b', dueIn: HOUR, warning: true });
+    const res = await web.app.inject({ url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(res.body).toContain(
+      '# TYPE mailroom_messages_ingested_total counter\nmailroom_messages_ingested_total 2\n',
+    );
+    expect(res.body).toContain('mailroom_mails_sent_total 12\n');
+    expect(res.body).toContain('mailroom_mails_failed_total 1\n');
+    expect(res.body).toContain('mailroom_sla_breached 1\n');
+    expect(res.body).toContain('mailroom_sla_at_risk 1\n');
+    expect(res.body).toContain('mailroom_queue_jobs{queue="outbound",state="waiting"} 3\n');
+  });
+
+  it('says "not wired" on the health page when rules and queues are not connected, and shows them when they are', async () => {
+    web = await makeWeb();
+    await addUser(web.db, 'admin', 'admin');
+    const who = await login(web.app, 'admin');
+    const bare = await web.app.inject({ url: '/admin/health', headers: { cookie: who.cookie } });
+    expect(bare.statusCode).toBe(200);
+    expect(bare.body.match(/Not wired in this installation/g)?.length).toBeGreaterThanOrEqual(2);
+    await web.app.close();
+    web.db.close();
+    web = await makeWeb({
+      rulesStatus: () => ({ files: ['rules/10-finance.yaml'], lastError: 'rules/20-x.yaml:3: bad key' }),
+      queueCounts: async () => ({ outbound: { waiting: 4, active: 0, delayed: 2, completed: 1, failed: 0 } }),
+    });
+    await addUser(web.db, 'admin', 'admin');
+    const who2 = await login(web.app, 'admin');
+    const wired = await web.app.inject({ url: '/admin/health', headers: { cookie: who2.cookie } });
+    expect(wired.body).toContain('rules/10-finance.yaml');
+    expect(wired.body).toContain('rules/20-x.yaml:3: bad key');
+    expect(wired.body).toContain('<td>outbound</td><td>4</td>');
+  });
+
+  it('draws the SLA report as an inline SVG chart with met and breached per day', async () => {
+    web = await makeWeb();
+    await addUser(web.db, 'admin', 'admin');
+    seedConversation(web.db, { department: 'sales', subject: 'late', dueIn: -HOUR });
+    const who = await login(web.app, 'admin');
+    const res = await web.app.inject({ url: '/admin/sla', headers: { cookie: who.cookie } });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('<svg');
+    expect(res.body).toMatch(/<title>2026-01-05 breached: 1<\/title>/);
+    expect(res.body).not.toMatch(/<script(?![^>]*src=)/);
+  });
+
+  it("shows the UI in the user's language: Simplified and Traditional Chinese", async () => {
+    web = await makeWeb();
+    const clock = new ManualClock();
+    await createUser(web.db, clock, {
+      username: 'wang',
+      password: PASSWORD,
+      role: 'agent',
+      departments: ['sales'],
+      locale: 'zh-CN',
+    });
+    await createUser(web.db, clock, { username: 'chen', password: PASSWORD, role: 'admin', locale: 'zh-TW' });
+    seedConversation(web.db, { department: 'sales', subject: 'x', urgency: 'urgent' });
+    const wang = await login(web.app, 'wang');
+    const cn = await web.app.inject({ url: '/inbox', headers: { cookie: wang.cookie } });
+    expect(cn.body).toContain('收件箱');
+    expect(cn.body).toContain('紧急');
+    expect(cn.body).toContain('lang="zh-CN"');
+    const chen = await login(web.app, 'chen');
+    const tw = await web.app.inject({ url: '/inbox', headers: { cookie: chen.cookie } });
+    expect(tw.body).toContain('收件匣');
+    expect(tw.body).toContain('緊急');
+    const loginPage = await web.app.inject({
+      url: '/login',
+      headers: { 'accept-language': 'zh-CN,zh;q=0.9' },
+    });
+    expect(loginPage.body).toContain('登录');
+  });
+});

@@ -1,0 +1,80 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+import { PROJECT_ROOT } from '../../src/config/index.ts';
+import { migrate, openDatabase } from '../../src/store/index.ts';
+import { checkPassword } from '../../src/web/index.ts';
+import { tempDir } from '../harness/index.ts';
+
+async function run(args: string[], env: Record<string, string>) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('mailroom users', () => {
+  it('adds the first admin with a generated password printed once, which then logs in', async () => {
+    const dir = tempDir();
+    const env = { MAILROOM_DATA_DIR: dir };
+    const res = await run(['users', 'add', 'owner', '--role', 'admin'], env);
+    expect(res.code).toBe(0);
+    expect(res.out).toContain('created admin owner');
+    const password = /password \(shown once, store it now\): (\S+)/.exec(res.out)?.[1] ?? '';
+    expect(password.length).toBeGreaterThanOrEqual(16);
+    const db = openDatabase(path.join(dir, 'mailroom.sqlite'));
+    migrate(db);
+    expect(await checkPassword(db, 'owner', password)).toMatchObject({ role: 'admin' });
+    const hash = (db.prepare('SELECT password_hash FROM users').get() as { password_hash: string })
+      .password_hash;
+    expect(hash).toMatch(/^\$argon2id\$/);
+    db.close();
+    const list = await run(['users', 'list'], env);
+    expect(list.out).toBe('owner\tadmin\t-\ten');
+  });
+
+  it('adds an agent with departments and refuses bad input with a clear message', async () => {
+    const dir = tempDir();
+    const env = { MAILROOM_DATA_DIR: dir };
+    expect(
+      (await run(['users', 'add', 'sam', '--role', 'agent', '--departments', 'sales,finance'], env)).code,
+    ).toBe(0);
+    expect((await run(['users', 'list'], env)).out).toBe('sam\tagent\tsales,finance\ten');
+    const noDept = await run(['users', 'add', 'kim', '--role', 'agent'], env);
+    expect(noDept.code).toBe(1);
+    expect(noDept.err).toContain('an agent needs at least one department');
+    const badDept = await run(['users', 'add', 'kim', '--role', 'agent', '--departments', 'legal'], env);
+    expect(badDept.err).toContain('unknown department "legal"');
+    const dup = await run(['users', 'add', 'SAM', '--role', 'admin'], env);
+    expect(dup.err).toContain('already exists');
+    const noRole = await run(['users', 'add', 'kim'], env);
+    expect(noRole.code).toBe(2);
+    expect(noRole.err).toContain('--role is required');
+  });
+
+  it('reads the password from stdin with --password-stdin and prints no password', async () => {
+    const dir = tempDir();
+    const res = spawnSync(
+      process.execPath,
+      [
+        path.join(PROJECT_ROOT, 'bin/mailroom.js'),
+        'users',
+        'add',
+        'lin',
+        '--role',
+        'admin',
+        '--locale',
+        'zh-CN',
+        '--password-stdin',
+      ],
+      { input: 'a long passphrase 42\n', env: { ...process.env, MAILROOM_DATA_DIR: dir }, encoding: 'utf8' },
+    );
+    expect(res.status).toBe(0);
+    expect(res.stdout).toContain('created admin lin');
+    expect(res.stdout).not.toContain('password');
+    const db = openDatabase(path.join(dir, 'mailroom.sqlite'));
+    expect(await checkPassword(db, 'lin', 'a long passphrase 42')).toMatchObject({ locale: 'zh-CN' });
+    db.close();
+  });
+});
