@@ -7,9 +7,11 @@ need=()
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 [ -x /usr/bin/redis-server ] || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# A CJK font, so Chinese renders in browser tests and screenshots instead of boxes.
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test servers: dovecot, redis-server and chromium are installed"
+  echo "test servers: dovecot, redis-server, chromium and a CJK font are installed"
   exit 0
 fi
 
