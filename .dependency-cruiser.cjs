@@ -15,14 +15,14 @@ module.exports = {
       comment: 'Domain folders must not import the web or cli layers.',
       severity: 'error',
       from: { path: `^src/(${domains})/` },
-      to: { path: '^src/(web|cli|app\\.ts)' },
+      to: { path: '^src/(web|cli|app\\.ts|app/)' },
     },
     {
       name: 'base-not-up',
       comment: 'store, queue, config and lib are the bottom layer.',
       severity: 'error',
       from: { path: `^src/(${base})/` },
-      to: { path: `^src/(${domains}|web|cli|app\\.ts)` },
+      to: { path: `^src/(${domains}|web|cli|app\\.ts|app/)` },
     },
     {
       name: 'web-not-cli',

@@ -1,8 +1,47 @@
 import type { FastifyInstance } from 'fastify';
-import type { Config } from './config/index.ts';
+import { createIngestHooks } from './app/ingest-hooks.ts';
+import { createMailServices, type MailServices } from './app/mail-services.ts';
+import {
+  type Automations,
+  createAutomations,
+  createOrderIntake,
+  type OrderIntake,
+} from './automations/index.ts';
+import { type Config, loadSessionSecret } from './config/index.ts';
+import { segmentMembersFn } from './customers/index.ts';
+import {
+  createBlobStore,
+  createImapPoller,
+  createIngestPipeline,
+  type ImapPoller,
+  type IngestPipeline,
+} from './ingest/index.ts';
 import { type Clock, type Logger, systemClock } from './lib/index.ts';
+import { createLists, type Lists } from './lists/index.ts';
+import {
+  createRemoteSendHandler,
+  createSendHandler,
+  createSmtpTransport,
+  OUTBOUND_QUEUE,
+  outboxResultEvents,
+  type SmtpSender,
+  sendStaffReply,
+} from './outbound/index.ts';
+import { createQueue, type JobQueue } from './queue/index.ts';
+import { createRulesRuntime, lastReloadError, type RulesRuntime, recordCorrection } from './rules/index.ts';
+import {
+  buildPolicy,
+  onStaffReply,
+  onUrgencyChange,
+  onWaitingOnCustomer,
+  type SlaPolicy,
+  scanSla,
+  slaReport,
+} from './sla/index.ts';
 import { type Db, migrate, openDatabase } from './store/index.ts';
+import { ordersApi } from './web/api/index.ts';
 import { buildWebServer } from './web/index.ts';
+import { listsMarketerRoutes, listsPublicRoutes } from './web/lists/index.ts';
 
 /**
  * The composition root: the only place concrete services are built from config. Everything else
@@ -12,15 +51,21 @@ import { buildWebServer } from './web/index.ts';
 export type Role = 'poller' | 'scheduler' | 'workers' | 'web';
 export const ALL_ROLES: Role[] = ['poller', 'scheduler', 'workers', 'web'];
 
+const SLA_QUEUE = 'sla';
+
 export interface AppDeps {
   config: Config;
   logger: Logger;
   clock?: Clock;
+  /** An SMTP sender to use instead of one built from config.smtp (the demo's catcher, tests). */
+  transport?: SmtpSender;
+  /** Send acknowledgements for imported mail too (the demo); real imports are history. */
+  acknowledgeImports?: boolean;
 }
 
 interface Service {
   name: string;
-  stop(): Promise<void>;
+  stop(): Promise<void> | void;
 }
 
 export interface App {
@@ -28,6 +73,15 @@ export interface App {
   db: Db;
   logger: Logger;
   clock: Clock;
+  queue: JobQueue;
+  rules: RulesRuntime;
+  sla: SlaPolicy;
+  mail: MailServices;
+  pipeline: IngestPipeline;
+  lists: Lists;
+  automations: Automations;
+  orderIntake: OrderIntake;
+  poller: ImapPoller | null;
   /** Address of the web server once the web role runs. */
   webUrl: string | null;
   web: FastifyInstance | null;
@@ -49,17 +103,213 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const clock = deps.clock ?? systemClock;
   const db = openStore(config, logger);
   const services: Service[] = [];
+  const queue = createQueue({
+    redisUrl: config.redis_url,
+    db,
+    clock,
+    logger,
+    defaults: { attempts: config.queue.attempts },
+  });
+  const mail = createMailServices({ config, db, queue, clock, logger });
+  const rules = createRulesRuntime({
+    dir: config.paths.rulesDir,
+    logger,
+    clock,
+    options: {
+      defaultDepartment: config.mail.default_department,
+      knownTemplates: [...new Set(mail.renderer.list().map((t) => t.template))],
+    },
+  });
+  const sla = buildPolicy(config.sla);
+  const secret = loadSessionSecret(config.credentials.sessionSecret, config.paths.dataDir);
+  const lists = createLists({
+    db,
+    clock,
+    logger,
+    secret,
+    publicUrl: config.web.public_url ?? `http://${config.web.host}:${config.web.port}`,
+    mailDomain: config.mail.domain,
+    from: config.mail.from,
+    send: mail.sendListMail,
+    render: mail.renderForLists,
+    segmentMembers: segmentMembersFn(db),
+  });
+  const blobs = createBlobStore(config.paths.blobDir);
+  const pipeline = createIngestPipeline({
+    db,
+    blobs,
+    clock,
+    logger,
+    config,
+    hooks: createIngestHooks({
+      config,
+      db,
+      logger,
+      rules,
+      sla,
+      blobs,
+      lists,
+      outbox: mail.outbox,
+      renderer: mail.renderer,
+    }),
+  });
+  const automations = createAutomations({
+    db,
+    queue,
+    clock,
+    logger,
+    config: config.automations,
+    sendTemplate: mail.sendTemplate,
+    defaultTimeZone: config.automations.time_zone ?? config.sla.time_zone,
+  });
+  const orderIntake = createOrderIntake({ db, clock, automations });
+
+  let transport: SmtpSender | null = deps.transport ?? null;
+  const smtp = (): SmtpSender => {
+    transport ??= createSmtpTransport({
+      smtp: config.smtp,
+      password: config.credentials.smtpPassword,
+      logger,
+    });
+    return transport;
+  };
 
   const app: App = {
     config,
     db,
     logger,
     clock,
+    queue,
+    rules,
+    sla,
+    mail,
+    pipeline,
+    lists,
+    automations,
+    orderIntake,
+    poller: null,
     webUrl: null,
     web: null,
+
     async start(roles) {
+      const ownsDatabase = roles.some((r) => r !== 'workers') || queue.driver === 'embedded';
+      if (roles.includes('workers')) {
+        // Embedded workers record results themselves; BullMQ workers on other machines only send
+        // and report back through Redis to the process that owns the database.
+        const handler =
+          queue.driver === 'embedded'
+            ? createSendHandler({ db, clock, logger, transport: smtp() })
+            : createRemoteSendHandler({ transport: smtp(), logger });
+        queue.work(OUTBOUND_QUEUE, handler, { concurrency: config.queue.concurrency });
+        lists.campaignRunner(queue).work();
+      }
+      if (roles.includes('scheduler') && ownsDatabase) {
+        if (queue.driver === 'bullmq')
+          queue.listen(OUTBOUND_QUEUE, outboxResultEvents({ db, clock, logger }));
+        queue.work(SLA_QUEUE, async () =>
+          scanSla({
+            db,
+            clock,
+            config,
+            logger,
+            notify: async (n) => {
+              if (!n.escalationTo) return;
+              await mail.sendTemplate({
+                idempotencyKey: n.key,
+                template: 'sla-escalation',
+                locale: 'en',
+                to: n.escalationTo,
+                data: {
+                  conversation: { id: n.conversationId },
+                  stage: n.stage,
+                  department: n.department,
+                  urgency: n.urgency,
+                  due_at: n.dueAt,
+                },
+                customerId: 0,
+                kind: 'transactional',
+              });
+            },
+          }),
+        );
+        await queue.schedule(SLA_QUEUE, 'sla-scan', config.sla.scan_interval_s * 1000, 'scan');
+        await automations.start();
+        const runner = lists.campaignRunner(queue);
+        await runner.start();
+        services.push({ name: 'campaigns', stop: () => runner.stop() });
+        const onHup = () => {
+          const res = rules.reload();
+          logger.info({ ok: res.ok }, 'rules reloaded on SIGHUP');
+        };
+        process.on('SIGHUP', onHup);
+        services.push({ name: 'rules', stop: () => void process.off('SIGHUP', onHup) });
+      }
+      services.push({ name: 'queue', stop: () => queue.close(7000) });
+      if (roles.includes('poller') && config.imap.accounts.length > 0) {
+        const poller = createImapPoller({
+          accounts: config.imap.accounts,
+          credentials: config.credentials.imap,
+          db,
+          pipeline,
+          clock,
+          logger,
+          batchSize: config.imap.batch_size,
+          maxMessageBytes: config.imap.max_message_bytes,
+        });
+        await poller.start();
+        app.poller = poller;
+        services.push({ name: 'poller', stop: () => poller.stop() });
+      }
       if (roles.includes('web')) {
-        const web = buildWebServer({ config, db, logger });
+        const web = buildWebServer({
+          config,
+          db,
+          logger,
+          clock,
+          sendReply: async (input) => {
+            const queued = await sendStaffReply(mail.outbox, input);
+            const at = clock.now();
+            onStaffReply(db, sla, input.conversationId, at);
+            db.prepare("UPDATE conversations SET status = 'waiting' WHERE id = ? AND status = 'open'").run(
+              input.conversationId,
+            );
+            onWaitingOnCustomer(db, sla, input.conversationId, at);
+            return { outboxId: queued.outboxId };
+          },
+          onCorrection: (c) => {
+            recordCorrection(db, {
+              conversationId: c.conversationId,
+              field: c.field,
+              oldValue: c.from,
+              newValue: c.to,
+              user: c.user,
+              at: clock.now(),
+            });
+            if (c.field === 'urgency')
+              onUrgencyChange(db, sla, c.conversationId, clock.now(), c.to as 'urgent' | 'normal' | 'thanks');
+          },
+          slaReport: (since) => slaReport(db, { since, until: clock.now(), now: clock.now() }),
+          queueCounts: async () => ({
+            outbound: await queue.counts(OUTBOUND_QUEUE),
+            sla: await queue.counts(SLA_QUEUE),
+          }),
+          rulesStatus: () => ({
+            files: rules.current().files,
+            lastError: lastReloadError(rules)?.message ?? null,
+          }),
+          staffPlugins: [
+            {
+              prefix: '/marketing',
+              roles: ['marketer', 'admin'],
+              plugin: async (scope) =>
+                listsMarketerRoutes(scope, { lists: lists.deps, runner: lists.campaignRunner(queue) }),
+            },
+          ],
+        });
+        await web.register(async (pub) => listsPublicRoutes(pub, { lists: lists.deps }));
+        await web.register(
+          ordersApi({ intake: orderIntake, clock, logger, apiKey: config.credentials.apiKey }),
+        );
         await web.listen({ host: config.web.host, port: config.web.port });
         const addr = web.server.address();
         const port = typeof addr === 'object' && addr ? addr.port : config.web.port;
@@ -69,6 +319,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         logger.info({ url: app.webUrl }, 'web server listening');
       }
     },
+
     async stop(timeoutMs = 9000) {
       const deadline = Date.now() + timeoutMs;
       for (const s of services.reverse()) {
@@ -78,7 +329,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
           timer = setTimeout(() => r('timeout'), left);
         });
         const res = await Promise.race([
-          s.stop().then(
+          Promise.resolve(s.stop()).then(
             () => 'ok' as const,
             (e: unknown) => e,
           ),
@@ -89,6 +340,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
         else if (res !== 'ok') logger.warn({ service: s.name, err: res }, 'service failed to stop cleanly');
       }
       services.length = 0;
+      await queue.close(500).catch(() => {});
+      rules.close();
+      if (transport) await Promise.resolve(transport.close?.()).catch(() => {});
       if (db.open) db.close();
     },
   };

@@ -22,3 +22,4 @@ export {
   Urgencies,
   type Urgency,
 } from './schema.ts';
+export { loadSessionSecret } from './session-secret.ts';

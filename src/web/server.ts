@@ -4,13 +4,14 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { loadSessionSecret } from '../config/index.ts';
 import { isMailroomError, systemClock } from '../lib/index.ts';
 import { prometheusText, storeMetrics } from './admin/metrics.ts';
 import { registerAdminRoutes } from './admin/routes.ts';
 import { attachSession, requireStaff } from './auth/guard.ts';
 import { createLoginThrottle } from './auth/login-throttle.ts';
 import { registerAuthRoutes, registerLogout } from './auth/routes.ts';
-import { loadSessionSecret } from './auth/session-secret.ts';
+
 import { createSessionStore } from './auth/sessions.ts';
 import { sendMessage, type WebContext } from './context.ts';
 import { registerConversationRoutes } from './conversation/routes.ts';

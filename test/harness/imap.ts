@@ -1,4 +1,4 @@
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, statSync, utimesSync } from 'node:fs';
 import { ImapFlow } from 'imapflow';
 import { randomId } from '../../src/lib/index.ts';
 import type { DovecotInfo } from './dovecot.ts';
@@ -19,7 +19,12 @@ export function createImapUser(
 ): ImapUser {
   const user = `${name}@example.com`;
   const pass = `pw-${randomId(6)}`;
+  // Dovecot re-reads a passwd-file when its mtime changes, at one-second resolution: two users
+  // added within a second would leave the second unknown. Move the mtime past any earlier value.
+  const before = Math.floor(statSync(dovecot.usersFile).mtimeMs / 1000);
   appendFileSync(dovecot.usersFile, `${user}:{PLAIN}${pass}::::::\n`);
+  const m = Math.max(before, Math.floor(Date.now() / 1000)) + 1;
+  utimesSync(dovecot.usersFile, m, m);
   return { host: dovecot.host, port: dovecot.port, user, pass };
 }
 

@@ -1,0 +1,70 @@
+export { type ArfReport, parseArf } from './arf.ts';
+export {
+  applyArfReport,
+  applyBounce,
+  applyComplaint,
+  type BounceInput,
+  type BounceResult,
+  type ComplaintInput,
+  type SuppressionReason,
+  suppressionReason,
+} from './bounces.ts';
+export { expandCampaign } from './campaign-expand.ts';
+export {
+  type CampaignRunner,
+  type CampaignRunnerOptions,
+  createCampaignRunner,
+  SEND_QUEUE,
+  type SendJobData,
+} from './campaign-runner.ts';
+export { buildCampaignMail, type SendOutcome, sendOne, testSend } from './campaign-send.ts';
+export {
+  type CampaignInput,
+  type CampaignProgress,
+  type CampaignRow,
+  type CampaignStatus,
+  cancelCampaign,
+  checkThresholds,
+  createCampaign,
+  getCampaign,
+  listCampaigns,
+  listNotices,
+  pauseCampaign,
+  progress,
+  resumeCampaign,
+  scheduleCampaign,
+  startCampaign,
+} from './campaign-store.ts';
+export { parseCsv, toCsv } from './csv.ts';
+export {
+  eraseAddress,
+  exportAddress,
+  exportListCsv,
+  type ImportOptions,
+  type ImportResult,
+  importCsv,
+} from './data-rights.ts';
+export { tokenFromUnsubscribeAddress, unsubscribeLinks } from './links.ts';
+export {
+  allLists,
+  createList,
+  findSubscriber,
+  getListBySlug,
+  hashAddress,
+  isErased,
+  type NewList,
+  normaliseEmail,
+} from './repo.ts';
+export { createLists, type Lists } from './service.ts';
+export { confirmSubscription, type SubscribeInput, type SubscribeOutcome, subscribe } from './subscribe.ts';
+export { readToken, signToken, type TokenAction, type TokenClaims, verifyToken } from './tokens.ts';
+export * from './types.ts';
+export {
+  handleUnsubscribeMail,
+  type Preferences,
+  preferences,
+  resolveUnsubscribeToken,
+  type UnsubscribeScope,
+  unsubscribeByToken,
+} from './unsubscribe.ts';
+export { bounceAddress, sendTokenFromAddress } from './verp.ts';

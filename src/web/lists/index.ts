@@ -1,0 +1,2 @@
+export { type ListsMarketerOptions, listsMarketerRoutes } from './marketer.ts';
+export { HONEYPOT_FIELD, type ListsPublicOptions, listsPublicRoutes } from './public.ts';

@@ -1,0 +1,87 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/store/index.ts';
+import { startSmtpPeer, tempDir } from '../harness/index.ts';
+
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'send-child.ts');
+const N = 16;
+
+function runChild(dbFile: string, port: number): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', CHILD, dbFile, String(port), String(N)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('exactly-once sending across a SIGKILL', () => {
+  it('a worker killed mid-send, then restarted, delivers every Message-ID exactly once', async () => {
+    // The peer lives in this process, so it outlives the killed worker and sees every byte it sent.
+    const peer = await startSmtpPeer();
+    try {
+      const dbFile = path.join(tempDir(), 'mailroom.sqlite');
+      // Hold each 250 reply back: the worker is killed while the server has the whole message but
+      // the worker has not heard back, the window a naive retry would send a second copy from.
+      peer.setFaults([{ kind: 'stall', ms: 300 }]);
+      const first = runChild(dbFile, peer.port);
+      let stderr = '';
+      first.stderr?.on('data', (d) => {
+        stderr += d;
+      });
+      const exited = new Promise<number | null>((r) =>
+        first.on('exit', (code, signal) => r(signal ? -1 : code)),
+      );
+      const reader = openDatabase(dbFile, { readonly: false });
+      const stage = () =>
+        reader
+          .prepare("SELECT count(*) AS n FROM outbox WHERE status = 'sending' AND send_stage = 'data_sent'")
+          .get() as {
+          n: number;
+        };
+      await until(() => {
+        try {
+          return peer.received.length >= 2 && stage().n > 0;
+        } catch {
+          return false; // tables not there yet
+        }
+      }, `the worker to be mid-send (stderr: ${stderr})`);
+      first.kill('SIGKILL');
+      expect(await exited).toBe(-1);
+      const inDoubt = stage().n;
+      expect(inDoubt).toBeGreaterThan(0);
+
+      peer.setFaults([]);
+      const second = runChild(dbFile, peer.port);
+      const code = await new Promise<number | null>((r) => second.on('exit', r));
+      expect(code).toBe(0);
+
+      const rows = reader.prepare('SELECT message_id, status FROM outbox ORDER BY id').all() as Array<{
+        message_id: string;
+        status: string;
+      }>;
+      expect(rows).toHaveLength(N);
+      // Mails the killed worker had fully handed over are presumed delivered, not resent.
+      expect(rows.filter((r) => r.status === 'uncertain').length).toBeGreaterThanOrEqual(inDoubt);
+      expect(rows.every((r) => r.status === 'sent' || r.status === 'uncertain')).toBe(true);
+      // The stalled sessions finish on the peer; then every Message-ID must be there exactly once.
+      await peer.waitFor(N, 10_000);
+      await new Promise((r) => setTimeout(r, 400));
+      const arrived = peer.received.map((m) => /^Message-ID: <([^>]+)>/im.exec(m.raw)?.[1]);
+      const counts = new Map<string, number>();
+      for (const id of arrived) counts.set(id ?? '?', (counts.get(id ?? '?') ?? 0) + 1);
+      expect([...counts.values()].filter((n) => n > 1)).toEqual([]);
+      expect([...counts.keys()].sort()).toEqual(rows.map((r) => r.message_id).sort());
+      reader.close();
+    } finally {
+      await peer.close();
+    }
+  });
+});
