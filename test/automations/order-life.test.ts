@@ -145,9 +145,11 @@ describe('order automations', () => {
   it('respects suppression: hard bounces stop everything, other suppression only marketing', async () => {
     const { intake, automations, queue, sent, db } = setup();
     await automations.start();
-    db.exec('CREATE TABLE suppressions (email TEXT PRIMARY KEY, reason TEXT NOT NULL)');
-    db.prepare("INSERT INTO suppressions VALUES ('ann@shop-customer.example', 'unsubscribed')").run();
-    db.prepare("INSERT INTO suppressions VALUES ('bob@shop-customer.example', 'hard_bounce')").run();
+    const suppress = db.prepare(
+      "INSERT INTO suppressions (address, reason, source, at) VALUES (?, ?, 'test', 0)",
+    );
+    suppress.run('ann@shop-customer.example', 'unsubscribed');
+    suppress.run('bob@shop-customer.example', 'hard_bounce');
     await intake.submitOrder(sampleOrder);
     await intake.submitOrder({ ...sampleOrder, id: 'SO-2002', email: 'bob@shop-customer.example' });
     await queue.drain();

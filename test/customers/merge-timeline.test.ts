@@ -120,17 +120,17 @@ describe('customer merge and timeline', () => {
     expect(kinds).toEqual(['asked to join list "News"', 'confirmed list "News"']);
   });
 
-  it('shows mails sent from an outbox table when there is one', () => {
+  it('shows the mails sent to the customer, by subject and status', () => {
     const { db, main } = setup();
-    db.exec(
-      'CREATE TABLE outbox (id INTEGER PRIMARY KEY, customer_id INTEGER, template TEXT, status TEXT, created_at INTEGER, sent_at INTEGER)',
-    );
     db.prepare(
-      "INSERT INTO outbox (customer_id, template, status, created_at, sent_at) VALUES (?, 'order_confirmation', 'sent', ?, ?)",
-    ).run(main.id, T0 + 5500, T0 + 5600);
+      `INSERT INTO outbox (kind, customer_id, to_addr, from_addr, envelope_from, subject, message_id, raw,
+                           status, idempotency_key, created_at, sent_at, updated_at)
+       VALUES ('order-confirmation', ?, 'ann@example.com', 'shop@example.com', 'shop@example.com',
+               'Your order SO-1', 'm1@example.com', x'00', 'sent', 'order-SO-1-confirmation', ?, ?, ?)`,
+    ).run(main.id, T0 + 5500, T0 + 5600, T0 + 5600);
     const mails = customerTimeline(db, main.id).filter((e) => e.kind === 'mail_sent');
     expect(mails).toEqual([
-      { at: T0 + 5600, kind: 'mail_sent', summary: 'order_confirmation (sent)', ref: { outboxId: 1 } },
+      { at: T0 + 5600, kind: 'mail_sent', summary: 'Your order SO-1 (sent)', ref: { outboxId: 1 } },
     ]);
   });
 });
