@@ -18,12 +18,27 @@ export interface BullmqQueueOptions {
   /** Key prefix in Redis; tests use a unique one. */
   prefix?: string;
   defaults?: { attempts?: number };
+  /**
+   * How long a running job's lock lasts without renewal, and how often workers look for jobs whose
+   * worker vanished (BullMQ's defaults: 30 s each). Tests shorten them.
+   */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
 }
 
-/** BullMQ job ids may not contain ':' nor be all digits (they would clash with its own ids). */
+/**
+ * BullMQ job ids may not contain ':' nor be all digits (they would clash with its own ids). The
+ * mapping is one-to-one (a prefix, '%' and ':' escaped), so two of our ids never share a BullMQ id;
+ * callers and handlers only ever see their own id.
+ */
 export function bullJobId(id: string): string {
-  const safe = id.replace(/:/g, '_');
-  return /^\d+$/.test(safe) ? `j${safe}` : safe;
+  return `m-${id.replace(/%/g, '%25').replace(/:/g, '%3A')}`;
+}
+
+/** Our id back from a BullMQ id; ids BullMQ made itself (scheduler runs) pass through unchanged. */
+export function ourJobId(bullId: string): string {
+  if (!bullId.startsWith('m-')) return bullId;
+  return bullId.slice(2).replace(/%3A/g, ':').replace(/%25/g, '%');
 }
 
 interface ResultMessage {
@@ -46,10 +61,12 @@ export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
   // Producers fail fast when Redis is down instead of queueing commands in memory.
   const producerConnection = { url: opts.redisUrl, enableOfflineQueue: false };
   const queues = new Map<string, Queue>();
+  const resultQueues = new Map<string, Queue>();
   const workers: Worker[] = [];
   /** Jobs running in this process with their lock tokens, to hand back if close times out. */
   const inFlight = new Map<string, { job: BullJob; token: string | undefined }>();
   let closed = false;
+  const handedBack = new Set<string>();
 
   const queueFor = (name: string): Queue => {
     let q = queues.get(name);
@@ -61,8 +78,20 @@ export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
     return q;
   };
 
+  // Results are reported from workers on a connection that waits out a Redis restart (offline
+  // queue, unlimited retries) instead of failing the job whose work is already done.
+  const resultQueueFor = (name: string): Queue => {
+    let q = resultQueues.get(name);
+    if (!q) {
+      q = new Queue(`${name}.results`, { connection: workerConnection, prefix });
+      q.on('error', (e) => log.warn({ queue: name, err: e.message }, 'redis error'));
+      resultQueues.set(name, q);
+    }
+    return q;
+  };
+
   const toJob = <T>(j: BullJob, attempts: number): Job<T> => ({
-    id: j.id ?? '',
+    id: ourJobId(j.id ?? ''),
     queue: j.queueName,
     name: j.name,
     data: j.data as T,
@@ -71,8 +100,8 @@ export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
   });
 
   const sendResult = (queue: string, msg: ResultMessage) =>
-    queueFor(`${queue}.results`).add(msg.kind, msg, {
-      jobId: bullJobId(`${msg.job.id}-${msg.kind}`),
+    resultQueueFor(queue).add(msg.kind, msg, {
+      jobId: bullJobId(`${msg.job.id}.${msg.kind}`),
       attempts: 20,
       backoff: { type: 'exponential', delay: 1000 },
       removeOnComplete: true,
@@ -88,6 +117,12 @@ export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
       connection: workerConnection,
       prefix,
       concurrency: Math.max(1, o.concurrency ?? 1),
+      ...(opts.lockDurationMs ? { lockDuration: opts.lockDurationMs } : {}),
+      ...(opts.stalledIntervalMs ? { stalledInterval: opts.stalledIntervalMs } : {}),
+      // BullMQ fails a job that stalled more than once (default 1) without running our code, so no
+      // 'failed' result reaches the database owner. Worker crashes and Redis restarts stall jobs
+      // routinely: allow several before giving up.
+      maxStalledCount: 5,
       ...(o.limiter ? { limiter: { max: o.limiter.max, duration: o.limiter.durationMs } } : {}),
     });
     w.on('error', (e) => log.warn({ queue: name, err: e.message }, 'worker error'));
@@ -99,10 +134,10 @@ export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
 
     async enqueue<T>(name: string, jobName: string, data: T, o: EnqueueOptions = {}): Promise<string> {
       if (closed) throw new QueueClosedError();
-      const id = bullJobId(o.jobId ?? randomId());
+      const id = o.jobId ?? randomId();
       const attempts = o.attempts ?? defaultAttempts;
       await queueFor(name).add(jobName, data, {
-        jobId: id,
+        jobId: bullJobId(id),
         ...(o.delayMs ? { delay: o.delayMs } : {}),
         attempts,
         backoff: o.backoff
@@ -129,30 +164,40 @@ export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
       startWorker(
         name,
         async (j, token) => {
-          const attempts = j.opts.attempts ?? defaultAttempts;
+          // BullMQ tries a job once unless told otherwise (scheduler runs carry no attempts).
+          const attempts = j.opts.attempts ?? 1;
           const job = toJob<T>(j, attempts);
           const key = `${name}/${j.id}`;
           inFlight.set(key, { job: j, token });
+          let outcome: { ok: true; result: R } | { ok: false; err: Error };
           try {
-            const result = await handler(job);
-            await sendResult(name, { kind: 'completed', job, result });
-            return result;
+            outcome = { ok: true, result: await handler(job) };
           } catch (e) {
-            const err = e instanceof Error ? e : new Error(String(e));
-            const later = retryLaterDelay(err);
-            if (later !== null) {
-              // Moves the job back to delayed without spending an attempt.
-              await j.moveToDelayed(Date.now() + later, token);
-              throw new DelayedError();
-            }
-            if (isPermanent(err) || job.attempt >= attempts) {
-              await sendResult(name, { kind: 'failed', job, error: err.message });
-              throw new UnrecoverableError(err.message);
-            }
-            throw err;
+            outcome = { ok: false, err: e instanceof Error ? e : new Error(String(e)) };
           } finally {
             inFlight.delete(key);
           }
+          // Handed back at close: the job is someone else's now, and this worker's lock is gone.
+          if (handedBack.has(key)) throw new DelayedError();
+          // The result is queued before the job completes: a crash in between re-runs the job
+          // (handlers are idempotent) rather than losing the result. A failure to report (Redis
+          // down) fails this try, and BullMQ's retry or stalled check runs the job again.
+          if (outcome.ok) {
+            await sendResult(name, { kind: 'completed', job, result: outcome.result });
+            return outcome.result;
+          }
+          const { err } = outcome;
+          const later = retryLaterDelay(err);
+          if (later !== null) {
+            // Back to delayed without spending an attempt (BullMQ counts only thrown failures).
+            await j.moveToDelayed(Date.now() + later, token);
+            throw new DelayedError();
+          }
+          if (isPermanent(err) || job.attempt >= attempts) {
+            await sendResult(name, { kind: 'failed', job, error: err.message });
+            throw new UnrecoverableError(err.message);
+          }
+          throw err;
         },
         o,
       );
@@ -200,23 +245,21 @@ export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
     async close(timeoutMs = 8000) {
       if (closed) return;
       closed = true;
-      let timer: NodeJS.Timeout | undefined;
-      // worker.close() waits for active jobs with no limit: bound it, then force.
-      const graceful = Promise.allSettled(workers.map((w) => w.close()));
-      const outcome = await Promise.race([
-        graceful.then(() => 'ok' as const),
-        new Promise<'timeout'>((r) => {
-          timer = setTimeout(() => r('timeout'), timeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (outcome === 'timeout') {
+      // Stop fetching now; pause(true) does not wait for running jobs (worker.close() would, with
+      // no time limit, and a later close(true) only returns that same pending promise).
+      await Promise.allSettled(workers.map((w) => w.pause(true)));
+      const deadline = Date.now() + timeoutMs;
+      while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      if (inFlight.size > 0) {
         // Hand unfinished jobs straight back to the wait list; otherwise they sit locked until
         // BullMQ's stalled-job check (30 s or more) notices this worker is gone.
-        await Promise.allSettled([...inFlight.values()].map(({ job, token }) => job.moveToWait(token)));
-        await Promise.allSettled(workers.map((w) => w.close(true)));
+        const left = [...inFlight.entries()];
+        for (const [key] of left) handedBack.add(key);
+        await Promise.allSettled(left.map(([, { job, token }]) => job.moveToWait(token)));
+        log.info({ released: left.length }, 'released unfinished jobs for the next start');
       }
-      await Promise.allSettled([...queues.values()].map((q) => q.close()));
+      await Promise.allSettled(workers.map((w) => w.close(true)));
+      await Promise.allSettled([...queues.values(), ...resultQueues.values()].map((q) => q.close()));
     },
   };
 }

@@ -71,11 +71,22 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
   const workers: Running[] = [];
   const timers: NodeJS.Timeout[] = [];
   let closed = false;
+  /** Set when close() handed unfinished jobs back: their late outcomes are no longer ours. */
+  let released = false;
+  const scheduleTimers = new Set<string>();
 
+  // A job id stays taken while the job waits or runs, and for the retention window after it
+  // finished (as BullMQ keeps finished jobs): enqueueing it again then does nothing. Once the
+  // finished row is older than the window the id is free again, whether or not pruning ran yet.
   const insert = db.prepare(
     `INSERT INTO jobs (queue, id, name, data, state, run_at, max_attempts, backoff, created_at)
      VALUES (@queue, @id, @name, @data, 'waiting', @runAt, @maxAttempts, @backoff, @now)
-     ON CONFLICT (queue, id) DO NOTHING`,
+     ON CONFLICT (queue, id) DO UPDATE SET
+       name = excluded.name, data = excluded.data, state = 'waiting', run_at = excluded.run_at,
+       attempt = 0, max_attempts = excluded.max_attempts, backoff = excluded.backoff,
+       last_error = NULL, result = NULL, lease_until = NULL, worker = NULL,
+       created_at = excluded.created_at, finished_at = NULL
+     WHERE jobs.state IN ('completed', 'failed') AND jobs.finished_at < @expiredBefore`,
   );
   const claim = db.prepare(
     `UPDATE jobs SET state = 'active', attempt = attempt + 1, lease_until = @leaseUntil, worker = @worker
@@ -135,7 +146,12 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
     };
     const keepAlive = setInterval(
       () => {
-        if (db.open) renew.run(clock.now() + leaseMs, row.queue, row.id, me);
+        try {
+          if (db.open && !released) renew.run(clock.now() + leaseMs, row.queue, row.id, me);
+        } catch (e) {
+          // Busy for a moment: the next renewal (a third of the lease later) tries again.
+          log.warn({ queue: row.queue, jobId: row.id, err: e }, 'could not renew a job lease');
+        }
       },
       Math.max(1000, leaseMs / 3),
     );
@@ -148,8 +164,9 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
     } finally {
       clearInterval(keepAlive);
     }
-    // A job released at close finishes after the database is gone: the next start runs it again.
-    if (!db.open) return;
+    // A job handed back at close belongs to the next start now: recording its outcome here (or
+    // telling listeners) would race the process that runs it again.
+    if (released || !db.open) return;
     try {
       if (error === null) {
         // Listeners run before the job is marked done: a crash in between re-runs the job rather
@@ -189,10 +206,14 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
     }
   }
 
+  const prune = db.prepare(`DELETE FROM jobs WHERE state IN ('completed', 'failed') AND finished_at < ?`);
+  let prunedAt = Number.NEGATIVE_INFINITY;
+  /** At most once a minute: finished jobs older than the retention window free their ids. */
   function pruneFinished(): void {
-    db.prepare(`DELETE FROM jobs WHERE state IN ('completed', 'failed') AND finished_at < ?`).run(
-      clock.now() - retentionMs,
-    );
+    const now = clock.now();
+    if (now - prunedAt < 60_000) return;
+    prunedAt = now;
+    prune.run(now - retentionMs);
   }
 
   const queue: JobQueue = {
@@ -211,6 +232,7 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
         maxAttempts: o.attempts ?? defaultAttempts,
         backoff: o.backoff ? JSON.stringify(o.backoff) : null,
         now,
+        expiredBefore: now - retentionMs,
       });
       bus.emit(`enqueued:${name}`);
       return id;
@@ -236,7 +258,19 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
           const free = concurrency - state.active.size;
           let waitMs = pollMs;
           if (free > 0) {
-            const { jobs, waitMs: limited } = claimJobs(name, free, o.limiter);
+            let claimed: { jobs: JobRow[]; waitMs: number };
+            try {
+              // IMMEDIATE: take the write lock up front, so two processes never both read a window
+              // or a job as free and then fail on the lock upgrade (SQLITE_BUSY without waiting).
+              claimed = claimJobs.immediate(name, free, o.limiter);
+              pruneFinished();
+            } catch (e) {
+              // A busy or locked database must not end the worker: try again after a pause.
+              log.warn({ queue: name, err: e }, 'could not claim jobs; will retry');
+              await sleep(pollMs, signal);
+              continue;
+            }
+            const { jobs, waitMs: limited } = claimed;
             for (const row of jobs) {
               const p = runJob(row, handler).finally(() => {
                 state.active.delete(p);
@@ -245,7 +279,8 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
               state.active.add(p);
             }
             if (jobs.length > 0) continue;
-            if (limited > 0) waitMs = limited;
+            // Polled, not slept through: the clock may jump (tests) and other processes share the window.
+            if (limited > 0) waitMs = Math.max(1, Math.min(pollMs, limited));
             else {
               const next = (nextRunAt.get(name) as { t: number | null }).t;
               if (next !== null) waitMs = Math.max(1, Math.min(pollMs, next - clock.now()));
@@ -288,6 +323,7 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
           maxAttempts: 1,
           backoff: null,
           now,
+          expiredBefore: now - retentionMs,
         });
         db.prepare('UPDATE job_schedules SET next_run_at = ? WHERE queue = ? AND id = ?').run(
           Math.max(s.next_run_at + s.every_ms, now + 1),
@@ -306,6 +342,10 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
         }
       };
       run();
+      // One timer per schedule in this process, however often schedule() is called for it.
+      const key = `${name}\u0000${scheduleId}`;
+      if (scheduleTimers.has(key)) return;
+      scheduleTimers.add(key);
       timers.push(setInterval(run, Math.max(50, Math.min(everyMs, 1000))));
     },
 
@@ -340,13 +380,14 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
       ]);
       clearTimeout(timer);
       // Jobs still running are handed back (their attempt not counted) for the next process.
-      const released = db
+      released = true;
+      const handedBack = db
         .prepare(
           `UPDATE jobs SET state = 'waiting', lease_until = NULL, worker = NULL, attempt = max(0, attempt - 1)
            WHERE worker = ? AND state = 'active'`,
         )
         .run(me).changes;
-      if (released > 0) log.info({ released }, 'released unfinished jobs for the next start');
+      if (handedBack > 0) log.info({ released: handedBack }, 'released unfinished jobs for the next start');
       bus.removeAllListeners();
     },
   };

@@ -12,7 +12,12 @@ export interface Backoff {
 }
 
 export interface EnqueueOptions {
-  /** Dedupe key: enqueueing a job whose id is already waiting/delayed/active does nothing. No ':' and not all digits. */
+  /**
+   * Dedupe key: enqueueing a job whose id is waiting, delayed or active does nothing and returns the
+   * id. A finished (completed or failed) job keeps its id for the retention window (7 days in both
+   * drivers), during which enqueueing it again is also a no-op; after that the id runs again. Any
+   * string works: the BullMQ driver maps ids it may not use (':' or all digits) one-to-one.
+   */
   jobId?: string;
   /** Run no earlier than this many milliseconds from now. */
   delayMs?: number;

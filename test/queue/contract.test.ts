@@ -10,6 +10,7 @@ import {
 } from '../../src/queue/index.ts';
 import { type Db, migrate, openDatabase } from '../../src/store/index.ts';
 import { redisInfo, tempDir } from '../harness/index.ts';
+import { until } from './helpers.ts';
 
 const redis = redisInfo();
 
@@ -55,14 +56,6 @@ afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((q) => q.close(2000)));
   for (const db of dbs.splice(0)) if (db.open) db.close();
 });
-
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 15000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const drivers: Array<[string, () => Driver]> = [['embedded', embedded]];
 if (redis) drivers.push(['bullmq', bullmq]);
@@ -186,6 +179,31 @@ describe.each(drivers)('queue contract: %s', (_name, make) => {
     await until(() => starts.length === 7);
     // Seven jobs at three per 400 ms window need at least three windows.
     expect((starts.at(-1) ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual(400);
+  });
+
+  it('keeps the id of a finished job taken: enqueueing it again is a no-op that returns the id', async () => {
+    const q = make().open();
+    const ran: number[] = [];
+    q.work<{ v: number }, void>('mail', async (job) => void ran.push(job.data.v));
+    await q.enqueue('mail', 'ack', { v: 1 }, { jobId: 'ack-conv-12' });
+    await until(async () => (await q.counts('mail')).completed === 1);
+    expect(await q.enqueue('mail', 'ack', { v: 2 }, { jobId: 'ack-conv-12' })).toBe('ack-conv-12');
+    await q.enqueue('mail', 'ack', { v: 3 }, { jobId: 'after' });
+    await until(async () => (await q.counts('mail')).completed === 2);
+    expect(ran).toEqual([1, 3]);
+  });
+
+  it('accepts any job id, even ones BullMQ forbids, and hands it back unchanged', async () => {
+    const q = make().open();
+    const seen: string[] = [];
+    q.work('mail', async (job) => void seen.push(job.id));
+    const ids = ['123', 'j123', 'order:7', 'order_7', 'm-x', '50%'];
+    for (const id of ids) expect(await q.enqueue('mail', 'x', {}, { jobId: id })).toBe(id);
+    await until(() => seen.length === ids.length);
+    expect([...seen].sort()).toEqual([...ids].sort());
+    expect(await q.cancel('mail', 'order:7')).toBe(false);
+    await q.enqueue('mail', 'x', {}, { jobId: '77', delayMs: 60_000 });
+    expect(await q.cancel('mail', '77')).toBe(true);
   });
 
   it('does not double a repeating schedule across a restart', async () => {
