@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { createIngestHooks } from './app/ingest-hooks.ts';
-import { createMailServices, type MailServices } from './app/mail-services.ts';
+import { createMailServices, type MailServices, publicUrl } from './app/mail-services.ts';
 import {
   type Automations,
   createAutomations,
@@ -22,6 +22,7 @@ import {
   createRemoteSendHandler,
   createSendHandler,
   createSmtpTransport,
+  isSuppressed,
   OUTBOUND_QUEUE,
   outboxResultEvents,
   type SmtpSender,
@@ -40,7 +41,7 @@ import {
 } from './sla/index.ts';
 import { type Db, migrate, openDatabase } from './store/index.ts';
 import { ordersApi } from './web/api/index.ts';
-import { buildWebServer } from './web/index.ts';
+import { buildWebServer, type WebDeps } from './web/index.ts';
 import { listsMarketerRoutes, listsPublicRoutes } from './web/lists/index.ts';
 
 /**
@@ -61,6 +62,8 @@ export interface AppDeps {
   transport?: SmtpSender;
   /** Send acknowledgements for imported mail too (the demo); real imports are history. */
   acknowledgeImports?: boolean;
+  /** More staff pages behind login (the demo's caught-mail page). */
+  staffPlugins?: NonNullable<WebDeps['staffPlugins']>;
 }
 
 interface Service {
@@ -127,12 +130,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     clock,
     logger,
     secret,
-    publicUrl: config.web.public_url ?? `http://${config.web.host}:${config.web.port}`,
+    publicUrl: publicUrl(config),
     mailDomain: config.mail.domain,
     from: config.mail.from,
     send: mail.sendListMail,
     render: mail.renderForLists,
     segmentMembers: segmentMembersFn(db),
+    isSuppressed: (email) => isSuppressed(db, email, 'marketing'),
   });
   const blobs = createBlobStore(config.paths.blobDir);
   const pipeline = createIngestPipeline({
@@ -151,6 +155,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       lists,
       outbox: mail.outbox,
       renderer: mail.renderer,
+      acknowledgeImports: deps.acknowledgeImports ?? false,
     }),
   });
   const automations = createAutomations({
@@ -304,6 +309,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
               plugin: async (scope) =>
                 listsMarketerRoutes(scope, { lists: lists.deps, runner: lists.campaignRunner(queue) }),
             },
+            ...(deps.staffPlugins ?? []),
           ],
         });
         await web.register(async (pub) => listsPublicRoutes(pub, { lists: lists.deps }));

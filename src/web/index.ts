@@ -11,6 +11,7 @@ export {
   type Role,
   Roles,
   type StaffUser,
+  setPassword,
   visibleDepartments,
 } from './auth/users.ts';
 export type { CorrectionInput, QueueCountsRow, ReplyInput, WebDeps } from './deps.ts';

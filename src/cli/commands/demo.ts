@@ -1,24 +1,33 @@
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { ALL_ROLES, createApp } from '../../app.ts';
 import type { Config } from '../../config/index.ts';
 import type { Command } from '../command.ts';
+import { startMailCatcher } from '../demo/catcher.ts';
+import { caughtMailPage } from '../demo/caught-mail-page.ts';
+import { demoLogin, seedDemo } from '../demo/seed.ts';
 import { runUntilSignal } from '../run-until-signal.ts';
-import { startMailCatcher } from './demo-catcher.ts';
 
 export const demo: Command = {
   name: 'demo',
   summary: 'see mailroom work in one command: sample mail, a built-in SMTP catcher and the web UI',
   usage: '',
   help: [
-    'Runs the embedded default with its own data dir (<data_dir>/demo), so demo data never mixes',
-    'with real mail. Outgoing mail goes to an in-process SMTP catcher, not to the internet.',
+    'Runs the embedded default with its own data dir (<data_dir>/demo, emptied at every start), so',
+    'demo data never mixes with real mail. It imports sample customer mail in English, Simplified and Traditional Chinese',
+    '(sorted by the shipped rules, with SLA clocks and acknowledgements), places an order (its',
+    'confirmation goes out) and sends a newsletter. Outgoing mail goes to an in-process SMTP',
+    'catcher, never to the internet; see it at /demo/mail.',
   ].join('\n'),
   async run(ctx) {
     const base = ctx.config();
     const catcher = await startMailCatcher();
     const dataDir = path.join(base.paths.dataDir, 'demo');
+    // Every run starts afresh, so what the catcher shows matches what the inbox shows.
+    rmSync(dataDir, { recursive: true, force: true });
     const config: Config = {
       ...base,
+      mail: { ...base.mail, from: 'Teahouse Support <support@teahouse.example>', domain: 'teahouse.example' },
       smtp: { ...base.smtp, host: catcher.host, port: catcher.port, tls: 'none' },
       imap: { ...base.imap, accounts: [] },
       paths: {
@@ -28,11 +37,23 @@ export const demo: Command = {
         blobDir: path.join(dataDir, 'blobs'),
       },
     };
-    const app = await createApp({ config, logger: ctx.logger() });
+    const app = await createApp({
+      config,
+      logger: ctx.logger(),
+      acknowledgeImports: true,
+      staffPlugins: [
+        { prefix: '/demo/mail', roles: ['admin', 'agent', 'marketer'], plugin: caughtMailPage(catcher) },
+      ],
+    });
     await app.start(ALL_ROLES);
+    const login = await demoLogin(app);
+    const seeded = await seedDemo(app);
     ctx.out('');
     ctx.out(`  mailroom demo is running at ${app.webUrl}`);
-    ctx.out(`  outgoing mail is caught locally on smtp://${catcher.host}:${catcher.port}`);
+    ctx.out(`  log in as "${login.username}" with password "${login.password}"`);
+    ctx.out(
+      `  ${seeded.imported} sample mails imported; mail mailroom sends is caught at ${app.webUrl}/demo/mail`,
+    );
     ctx.out('  press Ctrl+C to stop');
     ctx.out('');
     const code = await runUntilSignal(app);

@@ -94,6 +94,22 @@ export async function createUser(db: Db, clock: Clock, input: NewUser): Promise<
   return { id: Number(res.lastInsertRowid), username: input.username, role: input.role, departments, locale };
 }
 
+/** Sets a new password (and ends the user's sessions, so an old login stops working). */
+export async function setPassword(db: Db, username: string, password: string): Promise<void> {
+  if (password.length < MIN_PASSWORD_LENGTH) {
+    throw new MailroomError(
+      ErrorCodes.VALIDATION,
+      `the password is too short: use at least ${MIN_PASSWORD_LENGTH} characters`,
+    );
+  }
+  const passwordHash = await hash(password);
+  const res = db.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(passwordHash, username);
+  if (res.changes === 0)
+    throw new MailroomError(ErrorCodes.NOT_FOUND, `there is no user named "${username}"`);
+  const row = db.prepare('SELECT id FROM users WHERE username = ?').get(username) as { id: number };
+  db.prepare('DELETE FROM sessions WHERE user_id = ?').run(row.id);
+}
+
 export function getUser(db: Db, id: number): StaffUser | null {
   const r = db.prepare('SELECT * FROM users WHERE id = ? AND disabled = 0').get(id) as UserRow | undefined;
   return r ? toUser(r) : null;
