@@ -5,6 +5,7 @@ import type { Dsn } from './dsn.ts';
 import type { ParsedMessage } from './parse.ts';
 import { findConversation, forwardedSender } from './threading.ts';
 import type { IngestConfig, IngestHooks, IngestResult, IngestSource, StoredMessage } from './types.ts';
+import { writerLocale } from './writer-locale.ts';
 
 export interface WriteInput {
   parsed: ParsedMessage;
@@ -71,9 +72,11 @@ export function writeMessage(
       const match = findConversation(db, p);
       const machine = input.flags.some((f) => f === 'bounce' || f === 'loop' || f === 'noreply_sender');
       const own = [...config.mail.own_addresses];
-      const contact = forwardedSender(p, own, config.mail.domain) ?? {
-        email: p.from ?? '',
-        name: p.fromName,
+      const forwarded = forwardedSender(p, own, config.mail.domain);
+      const contact = {
+        ...(forwarded ?? { email: p.from ?? '', name: p.fromName }),
+        // A forward's own text is the forwarder's; only the customer's mail tells their language.
+        locale: forwarded ? null : writerLocale(p),
       };
       const customer = !machine && contact.email ? recordContact(db, contact, now) : null;
       const text = p.text ?? '';

@@ -1,3 +1,4 @@
+export { chineseScriptOf, traditionalToSimplifiedTable } from './chinese-script.ts';
 export { type Clock, ManualClock, systemClock } from './clock.ts';
 export { type ErrorCode, ErrorCodes, errorMessage, isMailroomError, MailroomError } from './errors.ts';
 export { randomId, sha256Hex } from './ids.ts';

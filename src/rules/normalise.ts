@@ -1,54 +1,21 @@
-import * as OpenCC from 'opencc-js';
+import { traditionalToSimplifiedTable } from '../lib/index.ts';
 
 /**
  * Text folding shared by keywords and mail, so one keyword list serves every way customers write:
  * NFKC folds full-width Latin and digits (ＲＥＦＵＮＤ１２) to ASCII, lower-casing folds case, and
  * Traditional Chinese characters fold to Simplified (退款/發票 -> 发票).
  *
- * The Traditional -> Simplified step is a per-character table taken from opencc-js (Taiwan and Hong
- * Kong variants into mainland Simplified). OpenCC's phrase-level conversion costs ~0.1 ms per 500
- * characters, which alone would miss the 20,000 messages/s target; for matching, what matters is that
- * keyword and text fold the same way, and a character table applied to both guarantees that.
+ * The Traditional -> Simplified step is a per-character table (src/lib/chinese-script.ts): for
+ * matching, what matters is that keyword and text fold the same way, and one table applied to both
+ * guarantees that.
  */
-
-const CJK_RANGES: Array<[number, number]> = [
-  [0x3400, 0x9fff],
-  [0xf900, 0xfaff],
-];
-
-// A lookup table is a constant derived from library data, not a service: building it takes ~100 ms,
-// so it is built once per process on first use and shared.
-let table: Uint16Array | undefined;
-
-function buildTable(): Uint16Array {
-  const tw = OpenCC.Converter({ from: 'tw', to: 'cn' });
-  const hk = OpenCC.Converter({ from: 'hk', to: 'cn' });
-  const chars: string[] = [];
-  for (const [lo, hi] of CJK_RANGES) for (let c = lo; c <= hi; c++) chars.push(String.fromCharCode(c));
-  const joined = chars.join('\n');
-  const viaTw = tw(joined).split('\n');
-  const viaHk = hk(joined).split('\n');
-  const out = new Uint16Array(0x10000);
-  chars.forEach((ch, i) => {
-    const a = viaTw[i];
-    const b = viaHk[i];
-    const pick = a !== undefined && a !== ch ? a : b;
-    if (pick !== undefined && pick !== ch && pick.length === 1) out[ch.charCodeAt(0)] = pick.charCodeAt(0);
-  });
-  return out;
-}
-
-function cjkTable(): Uint16Array {
-  table ??= buildTable();
-  return table;
-}
 
 export type Normaliser = (text: string) => string;
 
 const NEEDS_NFKC = /[^\u0000-\u007f]/;
 
 export function createNormaliser(): Normaliser {
-  const t = cjkTable();
+  const t = traditionalToSimplifiedTable();
   return (text: string): string => {
     const s = (NEEDS_NFKC.test(text) ? text.normalize('NFKC') : text).toLowerCase();
     let out: string[] | null = null;

@@ -263,3 +263,64 @@ describe('mail that cannot be fully read is still kept', () => {
     expect(messageRow(t.db, r.messageId).subject).toBe('发票和退款问题');
   });
 });
+
+describe('the language a customer writes in', () => {
+  const customerLocale = (t: ReturnType<typeof setup>, email: string) =>
+    (t.db.prepare('SELECT locale FROM customers WHERE email = ?').get(email) as { locale: string | null })
+      .locale;
+
+  it('is taken from the script of their first mail, so replies come in Simplified or Traditional', async () => {
+    const t = setup();
+    await t.pipeline.ingestRaw(
+      mail(
+        { 'Content-Type': 'text/plain; charset=utf-8', From: 'wang@customer.example', Subject: '请问发票' },
+        '您好，请帮我开具订单 10388 的发票，谢谢。',
+      ),
+      { kind: 'import', file: 'a' },
+    );
+    await t.pipeline.ingestRaw(
+      mail(
+        { 'Content-Type': 'text/plain; charset=utf-8', From: 'chen@customer.example', Subject: '請問發票' },
+        '您好，請幫我開立訂單 10388 的發票，謝謝。',
+      ),
+      { kind: 'import', file: 'b' },
+    );
+    await t.pipeline.ingestRaw(
+      mail(
+        { 'Content-Type': 'text/plain; charset=utf-8', From: 'ann@customer.example', Subject: 'Invoice' },
+        'Hello, an invoice please.',
+      ),
+      {
+        kind: 'import',
+        file: 'c',
+      },
+    );
+    expect(customerLocale(t, 'wang@customer.example')).toBe('zh-CN');
+    expect(customerLocale(t, 'chen@customer.example')).toBe('zh-TW');
+    expect(customerLocale(t, 'ann@customer.example')).toBeNull();
+  });
+
+  it('keeps a declared Content-Language and never overwrites a locale already known', async () => {
+    const t = setup();
+    await t.pipeline.ingestRaw(
+      mail(
+        {
+          'Content-Type': 'text/plain; charset=utf-8',
+          From: 'lee@customer.example',
+          'Content-Language': 'zh-HK',
+          Subject: 'Parcel',
+        },
+        'Where is it?',
+      ),
+      { kind: 'import', file: 'a' },
+    );
+    await t.pipeline.ingestRaw(
+      mail(
+        { 'Content-Type': 'text/plain; charset=utf-8', From: 'lee@customer.example', Subject: '包裹' },
+        '您好，我的包裹到哪里了？请尽快回复。',
+      ),
+      { kind: 'import', file: 'b' },
+    );
+    expect(customerLocale(t, 'lee@customer.example')).toBe('zh-TW');
+  });
+});
