@@ -1,18 +1,11 @@
 import type { Db } from '../store/index.ts';
 
 /**
- * Suppression state lives with outbound/lists, which may not exist in every build: the tables are
- * detected, not assumed. Marketing mail skips any suppressed address; transactional mail (an order
- * confirmation the customer needs) skips only addresses that hard-bounced, since it cannot arrive.
+ * Whether an automated mail may go to an address. Marketing mail skips any suppressed address;
+ * transactional mail (an order confirmation the customer needs) skips only addresses that
+ * hard-bounced, since it cannot arrive. Three records say so: outbound's suppressions, the lists'
+ * bounce log, and a subscriber who left every list.
  */
-
-function columns(db: Db, table: string): Set<string> {
-  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);
-  if (!exists) return new Set();
-  // Table names here are fixed literals from this file, never input.
-  const rows = db.prepare(`PRAGMA table_info("${table}")`).all() as Array<{ name: string }>;
-  return new Set(rows.map((r) => r.name));
-}
 
 export type SuppressionVerdict = { suppressed: false } | { suppressed: true; reason: string };
 
@@ -21,38 +14,24 @@ export function suppressionFor(
   email: string,
   kind: 'transactional' | 'marketing',
 ): SuppressionVerdict {
-  const sup = columns(db, 'suppressions');
-  const addrCol = ['email', 'address'].find((c) => sup.has(c));
-  if (addrCol) {
-    const reasonCol = ['reason', 'kind', 'type'].find((c) => sup.has(c));
-    const row = db
-      .prepare(
-        `SELECT ${reasonCol ? `"${reasonCol}"` : "'suppressed'"} AS reason FROM suppressions WHERE "${addrCol}" = ? LIMIT 1`,
-      )
-      .get(email) as { reason: string | null } | undefined;
-    if (row) {
-      const reason = String(row.reason ?? 'suppressed');
-      const hard = /hard|bounce/i.test(reason) && !/soft/i.test(reason);
-      if (kind === 'marketing' || hard) return { suppressed: true, reason: `suppressed (${reason})` };
-    }
+  const row = db.prepare('SELECT reason FROM suppressions WHERE address = ?').get(email.toLowerCase()) as
+    | { reason: string }
+    | undefined;
+  if (row && (kind === 'marketing' || row.reason === 'hard_bounce')) {
+    return { suppressed: true, reason: `suppressed (${row.reason})` };
   }
-  if (columns(db, 'list_bounces').has('kind')) {
-    const hard = db
-      .prepare("SELECT 1 FROM list_bounces WHERE email = ? AND kind = 'hard' LIMIT 1")
-      .get(email);
-    if (hard) return { suppressed: true, reason: 'hard bounce' };
-    if (kind === 'marketing') {
-      const complaint = db
-        .prepare("SELECT 1 FROM list_bounces WHERE email = ? AND kind = 'complaint' LIMIT 1")
-        .get(email);
-      if (complaint) return { suppressed: true, reason: 'complaint' };
-    }
-  }
-  if (kind === 'marketing' && columns(db, 'subscribers').has('unsubscribed_all_at')) {
-    const gone = db
-      .prepare('SELECT 1 FROM subscribers WHERE email = ? AND unsubscribed_all_at IS NOT NULL LIMIT 1')
-      .get(email);
-    if (gone) return { suppressed: true, reason: 'unsubscribed from all mail' };
-  }
+  const bounce = db
+    .prepare(
+      `SELECT kind FROM list_bounces WHERE email = ? AND kind IN ('hard', 'complaint')
+       ORDER BY kind = 'hard' DESC LIMIT 1`,
+    )
+    .get(email) as { kind: 'hard' | 'complaint' } | undefined;
+  if (bounce?.kind === 'hard') return { suppressed: true, reason: 'hard bounce' };
+  if (kind === 'transactional') return { suppressed: false };
+  if (bounce) return { suppressed: true, reason: 'complaint' };
+  const gone = db
+    .prepare('SELECT 1 FROM subscribers WHERE email = ? AND unsubscribed_all_at IS NOT NULL')
+    .get(email);
+  if (gone) return { suppressed: true, reason: 'unsubscribed from all mail' };
   return { suppressed: false };
 }

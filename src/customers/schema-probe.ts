@@ -1,8 +1,8 @@
 import type { Db } from '../store/index.ts';
 
 /**
- * Other folders own some tables the customer record touches (outbox, lists). They are detected at
- * run time, so customers works in any build and never guesses a column that is not there.
+ * Other folders' tables point at customers (outbox, subscribers, conversations ...). A merge must move
+ * every such reference, including ones added by later migrations, so they are found at run time.
  */
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -21,8 +21,4 @@ export function tablesWithCustomerId(db: Db): string[] {
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
     .all() as Array<{ name: string }>;
   return names.map((r) => r.name).filter((n) => n !== 'customers' && tableColumns(db, n).has('customer_id'));
-}
-
-export function firstColumn(cols: Set<string>, candidates: string[]): string | undefined {
-  return candidates.find((c) => cols.has(c));
 }

@@ -1,5 +1,4 @@
 import type { Db } from '../store/index.ts';
-import { firstColumn, tableColumns } from './schema-probe.ts';
 
 export type TimelineKind = 'message_in' | 'message_out' | 'order' | 'order_event' | 'mail_sent' | 'list';
 
@@ -107,43 +106,28 @@ export function customerTimeline(db: Db, customerId: number): TimelineEntry[] {
   return out.sort((a, b) => a.at - b.at);
 }
 
+/** Mails mailroom sent: linked to the record, or addressed to one of its addresses before it was. */
 function outboxEntries(db: Db, ids: number[], emails: string[]): TimelineEntry[] {
-  const cols = tableColumns(db, 'outbox');
-  const timeCol = firstColumn(cols, ['sent_at', 'created_at', 'queued_at']);
-  if (!timeCol) return [];
-  const labelCol = firstColumn(cols, ['subject', 'template']);
-  const statusCol = firstColumn(cols, ['status']);
-  const addrCol = firstColumn(cols, ['to_addr', 'to_email', 'recipient', 'to']);
-  let where: string;
-  let params: Array<string | number>;
-  if (cols.has('customer_id')) {
-    where = `customer_id IN (${inList(ids.length)})`;
-    params = ids;
-  } else if (addrCol && emails.length > 0) {
-    where = `"${addrCol}" IN (${inList(emails.length)})`;
-    params = emails;
-  } else return [];
-  // Column names were picked from fixed candidate lists above, checked against the real table.
   const rows = db
     .prepare(
-      `SELECT rowid AS id, "${timeCol}" AS at, ${labelCol ? `"${labelCol}"` : "''"} AS label,
-              ${statusCol ? `"${statusCol}"` : 'NULL'} AS status
-       FROM outbox WHERE ${where} AND "${timeCol}" IS NOT NULL`,
+      `SELECT id, coalesce(sent_at, created_at) AS at, subject, status FROM outbox
+       WHERE customer_id IN (${inList(ids.length)}) OR to_addr IN (${inList(emails.length || 1)})`,
     )
-    .all(...params) as Array<{ id: number; at: number; label: string; status: string | null }>;
+    .all(...ids, ...(emails.length ? emails : [''])) as Array<{
+    id: number;
+    at: number;
+    subject: string;
+    status: string;
+  }>;
   return rows.map((r) => ({
     at: r.at,
     kind: 'mail_sent' as const,
-    summary: `${r.label}${r.status ? ` (${r.status})` : ''}`,
+    summary: `${r.subject} (${r.status})`,
     ref: { outboxId: r.id },
   }));
 }
 
 function listEntries(db: Db, ids: number[], emails: string[]): TimelineEntry[] {
-  const subs = tableColumns(db, 'subscribers');
-  const mem = tableColumns(db, 'list_memberships');
-  const lists = tableColumns(db, 'lists');
-  if (!subs.has('customer_id') || !mem.has('subscriber_id') || !lists.has('name')) return [];
   const rows = db
     .prepare(
       `SELECT l.name, lm.created_at, lm.confirmed_at, lm.unsubscribed_at, l.id AS list_id
