@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createIngestHooks } from './app/ingest-hooks.ts';
 import { createMailServices, type MailServices, publicUrl } from './app/mail-services.ts';
+import { slaEscalationNotifier } from './app/sla-escalation.ts';
 import {
   type Automations,
   createAutomations,
@@ -206,7 +207,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
             ? createSendHandler({ db, clock, logger, transport: smtp() })
             : createRemoteSendHandler({ transport: smtp(), logger });
         queue.work(OUTBOUND_QUEUE, handler, { concurrency: config.queue.concurrency });
-        lists.campaignRunner(queue).work();
+        // Campaign batches read and write campaign_sends: only a process with the database runs
+        // them (a remote worker would find nothing in its own empty file and drop the batch).
+        if (ownsDatabase) lists.campaignRunner(queue).work();
       }
       if (roles.includes('scheduler') && ownsDatabase) {
         if (queue.driver === 'bullmq')
@@ -217,24 +220,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
             clock,
             config,
             logger,
-            notify: async (n) => {
-              if (!n.escalationTo) return;
-              await mail.sendTemplate({
-                idempotencyKey: n.key,
-                template: 'sla-escalation',
-                locale: 'en',
-                to: n.escalationTo,
-                data: {
-                  conversation: { id: n.conversationId },
-                  stage: n.stage,
-                  department: n.department,
-                  urgency: n.urgency,
-                  due_at: n.dueAt,
-                },
-                customerId: 0,
-                kind: 'transactional',
-              });
-            },
+            notify: slaEscalationNotifier({ db, config, sendTemplate: mail.sendTemplate }),
           }),
         );
         await queue.schedule(SLA_QUEUE, 'sla-scan', config.sla.scan_interval_s * 1000, 'scan');

@@ -6,7 +6,8 @@ export interface SendTemplateInput {
   locale: string;
   to: string;
   data: Record<string, unknown>;
-  customerId: number;
+  /** null for staff mail (an SLA escalation), which belongs to no customer. */
+  customerId: number | null;
   kind: 'transactional' | 'marketing';
   /** Follow-ups only: the conversation the mail continues, so outbound can thread it as a reply. */
   conversationId?: number;
