@@ -3,6 +3,7 @@ import { createIngestHooks } from './app/ingest-hooks.ts';
 import { createMailServices, type MailServices, publicUrl } from './app/mail-services.ts';
 import { slaEscalationNotifier } from './app/sla-escalation.ts';
 import {
+  AUTOMATIONS_QUEUE,
   type Automations,
   createAutomations,
   createOrderIntake,
@@ -18,7 +19,7 @@ import {
   type IngestPipeline,
 } from './ingest/index.ts';
 import { type Clock, type Logger, systemClock } from './lib/index.ts';
-import { createLists, type Lists } from './lists/index.ts';
+import { createLists, type Lists, SEND_QUEUE } from './lists/index.ts';
 import {
   createRemoteSendHandler,
   createSendHandler,
@@ -282,6 +283,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
           slaReport: (since) => slaReport(db, { since, until: clock.now(), now: clock.now() }),
           queueCounts: async () => ({
             outbound: await queue.counts(OUTBOUND_QUEUE),
+            [SEND_QUEUE]: await queue.counts(SEND_QUEUE),
+            [AUTOMATIONS_QUEUE]: await queue.counts(AUTOMATIONS_QUEUE),
             sla: await queue.counts(SLA_QUEUE),
           }),
           rulesStatus: () => ({

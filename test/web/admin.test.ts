@@ -31,6 +31,23 @@ describe('metrics, admin pages and languages', () => {
     expect(res.body).toContain('mailroom_queue_jobs{queue="outbound",state="waiting"} 3\n');
   });
 
+  it('counts sent, failed and pending mail from the outbox itself', async () => {
+    web = await makeWeb();
+    const add = web.db.prepare(
+      `INSERT INTO outbox (kind, to_addr, from_addr, envelope_from, subject, message_id, raw, status,
+                           idempotency_key, created_at, updated_at)
+       VALUES ('acknowledgement', 'a@example.com', 's@shop.example', 's@shop.example', 'Re: hi', ?, x'00', ?, ?, 0, 0)`,
+    );
+    ['sent', 'sent', 'failed', 'queued', 'sending', 'uncertain'].forEach((status, i) => {
+      add.run(`m${i}@shop.example`, status, `k${i}`);
+    });
+    const res = await web.app.inject({ url: '/metrics' });
+    expect(res.body).toContain('mailroom_mails_sent_total 2\n');
+    expect(res.body).toContain('mailroom_mails_failed_total 1\n');
+    expect(res.body).toContain('mailroom_mails_uncertain_total 1\n');
+    expect(res.body).toContain('# TYPE mailroom_mails_pending gauge\nmailroom_mails_pending 2\n');
+  });
+
   it('says "not wired" on the health page when rules and queues are not connected, and shows them when they are', async () => {
     web = await makeWeb();
     await addUser(web.db, 'admin', 'admin');

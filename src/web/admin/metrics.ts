@@ -16,6 +16,16 @@ export function storeMetrics(db: Db, f: SchemaFeatures, now: number): Record<str
       n: number;
     }
   ).n;
+  const mails = db.prepare('SELECT status, count(*) AS n FROM outbox GROUP BY status').all() as {
+    status: string;
+    n: number;
+  }[];
+  const byStatus = new Map(mails.map((r) => [r.status, r.n]));
+  out.mails_sent_total = byStatus.get('sent') ?? 0;
+  out.mails_failed_total = byStatus.get('failed') ?? 0;
+  out.mails_uncertain_total = byStatus.get('uncertain') ?? 0;
+  out.mails_suppressed_total = byStatus.get('suppressed') ?? 0;
+  out.mails_pending = (byStatus.get('queued') ?? 0) + (byStatus.get('sending') ?? 0);
   if (f.ruleDecisions)
     out.messages_classified_total = (
       db.prepare('SELECT count(*) AS n FROM rule_decisions').get() as { n: number }
@@ -39,6 +49,11 @@ const HELP: Record<string, string> = {
   messages_outgoing_total: 'Outgoing messages stored.',
   messages_classified_total: 'Messages with a rule decision.',
   conversations_open: 'Conversations open or waiting.',
+  mails_sent_total: 'Mails accepted by the SMTP relay.',
+  mails_failed_total: 'Mails refused for good (after retries, or a permanent SMTP error).',
+  mails_uncertain_total: 'Mails whose send was cut off after DATA: presumed delivered, never resent.',
+  mails_suppressed_total: 'Mails not sent because the address is suppressed.',
+  mails_pending: 'Mails queued or being sent.',
   sla_breached: 'Conversations past their SLA due time.',
   sla_at_risk: 'Conversations inside the SLA warning window.',
 };
