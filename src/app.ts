@@ -313,6 +313,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         services.push({ name: 'web', stop: () => web.close() });
         logger.info({ url: app.webUrl }, 'web server listening');
       }
+      logger.info({ roles, queue: queue.driver }, 'mailroom started');
     },
 
     async stop(timeoutMs = 9000) {

@@ -1,5 +1,6 @@
 import { ErrorCodes, MailroomError, sha256Hex } from '../lib/index.ts';
 import { RetryLaterError } from '../queue/index.ts';
+import { prepareCached } from '../store/index.ts';
 import { type CampaignRow, getCampaign } from './campaign-store.ts';
 import { unsubscribeLinks } from './links.ts';
 import { getList } from './repo.ts';
@@ -46,7 +47,12 @@ export async function buildCampaignMail(
     attributes: r.attributes,
     unsubscribeUrl: links.url,
     list: list ? { name: list.name, slug: list.slug } : null,
-    campaign: { id: campaign.id, name: campaign.name, tracking: campaign.tracking === 1 },
+    campaign: {
+      id: campaign.id,
+      name: campaign.name,
+      subject: campaign.subject,
+      tracking: campaign.tracking === 1,
+    },
   });
   let { html, text } = rendered;
   // A visible unsubscribe link is required (bulk-sender rules); add one when the template forgot it.
@@ -61,7 +67,8 @@ export async function buildCampaignMail(
     headers['List-Id'] = `${clean(list.name).replace(/[<>"]/g, '')} <${list.slug}.${deps.mailDomain}>`;
   return {
     to: r.email,
-    subject: clean(rendered.subject || campaign.subject),
+    // The subject the marketer wrote for this campaign; the template's only when there is none.
+    subject: clean(campaign.subject.trim() || rendered.subject),
     html,
     text,
     headers,
@@ -74,20 +81,21 @@ export async function buildCampaignMail(
 /** Why this row must not be sent now, or null. Checked just before sending, so an unsubscribe wins. */
 function recheck(deps: ListsDeps, row: SendRow): string | null {
   const { db } = deps;
-  if (db.prepare('SELECT 1 FROM erased_addresses WHERE email_sha256 = ?').get(sha256Hex(row.email)))
+  if (prepareCached(db, 'SELECT 1 FROM erased_addresses WHERE email_sha256 = ?').get(sha256Hex(row.email)))
     return 'erased';
   if (row.subscriber_id === null) return 'erased';
-  const sub = db
-    .prepare('SELECT status, unsubscribed_all_at FROM subscribers WHERE id = ?')
-    .get(row.subscriber_id) as { status: string; unsubscribed_all_at: number | null } | undefined;
+  const sub = prepareCached(db, 'SELECT status, unsubscribed_all_at FROM subscribers WHERE id = ?').get(
+    row.subscriber_id,
+  ) as { status: string; unsubscribed_all_at: number | null } | undefined;
   if (!sub) return 'erased';
   if (sub.status !== 'active') return sub.status;
   if (row.list_id === null) {
     if (sub.unsubscribed_all_at !== null) return 'unsubscribed';
   } else {
-    const m = db
-      .prepare('SELECT status FROM list_memberships WHERE list_id = ? AND subscriber_id = ?')
-      .get(row.list_id, row.subscriber_id) as { status: string } | undefined;
+    const m = prepareCached(
+      db,
+      'SELECT status FROM list_memberships WHERE list_id = ? AND subscriber_id = ?',
+    ).get(row.list_id, row.subscriber_id) as { status: string } | undefined;
     if (m?.status !== 'confirmed') return 'unsubscribed';
   }
   if (deps.isSuppressed?.(row.email)) return 'suppressed';
@@ -104,7 +112,9 @@ export type SendOutcome = 'sent' | 'skipped' | 'not_running' | 'already_done';
  */
 export async function sendOne(deps: ListsDeps, sendId: number): Promise<SendOutcome> {
   const { db } = deps;
-  const row = db.prepare('SELECT * FROM campaign_sends WHERE id = ?').get(sendId) as SendRow | undefined;
+  const row = prepareCached(db, 'SELECT * FROM campaign_sends WHERE id = ?').get(sendId) as
+    | SendRow
+    | undefined;
   if (row?.status !== 'queued') return 'already_done';
   const campaign = getCampaign(db, row.campaign_id);
   if (campaign.status === 'paused' || campaign.status === 'scheduled') {
@@ -123,9 +133,9 @@ export async function sendOne(deps: ListsDeps, sendId: number): Promise<SendOutc
     db.prepare(`UPDATE campaign_sends SET status = 'skipped', error = ? WHERE id = ?`).run(skip, sendId);
     return 'skipped';
   }
-  const sub = db
-    .prepare('SELECT name, locale, attributes FROM subscribers WHERE id = ?')
-    .get(row.subscriber_id) as { name: string | null; locale: string | null; attributes: string };
+  const sub = prepareCached(db, 'SELECT name, locale, attributes FROM subscribers WHERE id = ?').get(
+    row.subscriber_id,
+  ) as { name: string | null; locale: string | null; attributes: string };
   const mail = await buildCampaignMail(deps, campaign, {
     email: row.email,
     subscriberId: row.subscriber_id as number,
@@ -137,7 +147,7 @@ export async function sendOne(deps: ListsDeps, sendId: number): Promise<SendOutc
     sendId: row.id,
   });
   await deps.send(mail);
-  db.prepare(`UPDATE campaign_sends SET status = 'sent', sent_at = ?, error = NULL WHERE id = ?`).run(
+  prepareCached(db, `UPDATE campaign_sends SET status = 'sent', sent_at = ?, error = NULL WHERE id = ?`).run(
     deps.clock.now(),
     sendId,
   );

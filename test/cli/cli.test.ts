@@ -92,4 +92,35 @@ describe('mailroom CLI', () => {
     expect(await exited).toBe(0);
     expect(Date.now() - stopAt).toBeLessThanOrEqual(10_000);
   });
+
+  it.each([
+    ['start', 'SIGINT'],
+    ['worker', 'SIGTERM'],
+    ['worker', 'SIGINT'],
+  ] as const)('%s stops gracefully on %s: exit 0 within 10 s', async (command, signal) => {
+    const cwd = tempDir();
+    const child = spawn(process.execPath, [BIN, command], {
+      cwd,
+      env: {
+        PATH: process.env.PATH ?? '',
+        MAILROOM_PORT: String(await freePort()),
+        MAILROOM_LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 200 && !out.includes('"msg":"mailroom started"'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(out).toContain('"msg":"mailroom started"');
+    const stopAt = Date.now();
+    child.kill(signal);
+    expect(await exited).toBe(0);
+    expect(Date.now() - stopAt).toBeLessThanOrEqual(10_000);
+    expect(out).toContain('"msg":"stopped"');
+  });
 });
