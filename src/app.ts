@@ -19,7 +19,7 @@ import {
   type IngestPipeline,
 } from './ingest/index.ts';
 import { type Clock, type Logger, systemClock } from './lib/index.ts';
-import { createLists, type Lists, SEND_QUEUE } from './lists/index.ts';
+import { createLists, type Lists, listsSettingsFromConfig, SEND_QUEUE } from './lists/index.ts';
 import {
   createRemoteSendHandler,
   createSendHandler,
@@ -139,6 +139,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     render: mail.renderForLists,
     segmentMembers: segmentMembersFn(db),
     isSuppressed: (email) => isSuppressed(db, email, 'marketing'),
+    settings: listsSettingsFromConfig(config),
   });
   const blobs = createBlobStore(config.paths.blobDir);
   const pipeline = createIngestPipeline({

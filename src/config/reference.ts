@@ -55,6 +55,17 @@ export const KEY_DOCS: Record<string, string> = {
   'smtp.dkim.domain': 'Signing domain (d=).',
   'smtp.dkim.selector': 'Selector (s=).',
   'smtp.dkim.private_key_file': 'PEM private key file.',
+  lists: 'Mailing-list campaigns: throttles and the bounce/complaint rules that pause them.',
+  'lists.rate_per_second': 'Campaign mails per second overall; the limit survives a restart.',
+  'lists.per_domain_per_second': 'Campaign mails per second to one recipient domain (gmail.com, qq.com ...).',
+  'lists.bounce_threshold':
+    'Hard-bounce share that pauses a campaign (0.05 = 5%), with a notice to the marketer.',
+  'lists.complaint_threshold': 'Complaint share that pauses a campaign (0.001 = 0.1%).',
+  'lists.threshold_min_sample':
+    'Sends before the pause thresholds are judged (1 bounce in 3 is not a trend).',
+  'lists.soft_bounce_limit': 'Soft bounces within the window that suppress an address.',
+  'lists.soft_bounce_window_days': 'The window soft bounces are counted in.',
+  'lists.confirm_ttl_days': 'How long a double opt-in confirmation link stays valid.',
   queue: 'Send workers.',
   'queue.concurrency': 'Jobs a worker process runs at once.',
   'queue.attempts': 'Tries per job before it fails for good.',

@@ -127,6 +127,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    lists: z
+      .object({
+        rate_per_second: z.number().positive('expected a number of mails per second > 0').default(20),
+        per_domain_per_second: z.number().positive('expected a number of mails per second > 0').default(5),
+        bounce_threshold: z.number().gt(0).lt(1).default(0.05),
+        complaint_threshold: z.number().gt(0).lt(1).default(0.001),
+        threshold_min_sample: positiveInt('a number of sends').default(100),
+        soft_bounce_limit: positiveInt('a number of soft bounces').default(3),
+        soft_bounce_window_days: positiveInt('a number of days').default(30),
+        confirm_ttl_days: positiveInt('a number of days').default(7),
+      })
+      .strict()
+      .prefault({}),
     queue: z
       .object({
         concurrency: positiveInt('a number of jobs').default(4),

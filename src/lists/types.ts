@@ -1,3 +1,4 @@
+import type { Config } from '../config/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
 import type { Db } from '../store/index.ts';
 
@@ -125,4 +126,21 @@ export interface ListsDeps {
 
 export function settingsOf(deps: ListsDeps): ListsSettings {
   return { ...DEFAULT_SETTINGS, ...deps.settings };
+}
+
+const DAY_MS = 24 * 3600_000;
+
+/** The `lists:` section of mailroom.yaml as settings (the rest keep their defaults). */
+export function listsSettingsFromConfig(config: Config): Partial<ListsSettings> {
+  const l = config.lists;
+  return {
+    ratePerSecond: l.rate_per_second,
+    perDomainPerSecond: l.per_domain_per_second,
+    bounceThreshold: l.bounce_threshold,
+    complaintThreshold: l.complaint_threshold,
+    thresholdMinSample: l.threshold_min_sample,
+    softBounceLimit: l.soft_bounce_limit,
+    softBounceWindowMs: l.soft_bounce_window_days * DAY_MS,
+    confirmTtlMs: l.confirm_ttl_days * DAY_MS,
+  };
 }

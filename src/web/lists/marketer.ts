@@ -18,6 +18,7 @@ import {
   progress,
   resumeCampaign,
   scheduleCampaign,
+  settingsOf,
   startCampaign,
 } from '../../lists/index.ts';
 
@@ -150,8 +151,13 @@ export async function listsMarketerRoutes(app: FastifyInstance, opts: ListsMarke
           segmentId: str(b, 'segmentId') ?? null,
           template: str(b, 'template') ?? '',
           subject: str(b, 'subject') ?? '',
-          ...(typeof b.bounceThreshold === 'number' ? { bounceThreshold: b.bounceThreshold } : {}),
-          ...(typeof b.complaintThreshold === 'number' ? { complaintThreshold: b.complaintThreshold } : {}),
+          // Unless the marketer sets them, a campaign pauses at the thresholds in mailroom.yaml.
+          bounceThreshold:
+            typeof b.bounceThreshold === 'number' ? b.bounceThreshold : settingsOf(deps).bounceThreshold,
+          complaintThreshold:
+            typeof b.complaintThreshold === 'number'
+              ? b.complaintThreshold
+              : settingsOf(deps).complaintThreshold,
           tracking: b.tracking === true,
         },
         now(),
