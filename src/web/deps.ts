@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
+import type { SlaReport } from '../sla/index.ts';
 import type { Db } from '../store/index.ts';
 import type { Role } from './auth/users.ts';
 
@@ -44,7 +45,7 @@ export interface WebDeps {
   /** A staff member overrode the rules' department or urgency: the rules report counts these. */
   onCorrection?(input: CorrectionInput): void | Promise<void>;
   /** Anything JSON-like the SLA report wants shown beside the built-in chart. */
-  slaReport?(since: number): unknown;
+  slaReport?(since: number): SlaReport;
   queueCounts?(): Promise<Record<string, QueueCountsRow>>;
   /** Counters and gauges for GET /metrics, by metric name without the mailroom_ prefix. */
   metrics?(): Record<string, number>;

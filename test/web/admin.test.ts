@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/index.ts';
+import { slaReport } from '../../src/sla/index.ts';
+import type { Db } from '../../src/store/index.ts';
 import { createUser } from '../../src/web/index.ts';
-import { addUser, HOUR, login, makeWeb, PASSWORD, seedConversation, type TestWeb } from './helpers.ts';
+import { addUser, HOUR, login, makeWeb, NOW, PASSWORD, seedConversation, type TestWeb } from './helpers.ts';
 
 let web: TestWeb | undefined;
 afterEach(async () => {
@@ -79,6 +81,37 @@ describe('metrics, admin pages and languages', () => {
     expect(res.body).toContain('<svg');
     expect(res.body).toMatch(/<title>2026-01-05 breached: 1<\/title>/);
     expect(res.body).not.toMatch(/<script(?![^>]*src=)/);
+  });
+
+  it('tabulates response times by department and urgency for the period the admin picks', async () => {
+    const periods: number[] = [];
+    let db: Db | undefined;
+    web = await makeWeb({
+      slaReport: (since) => {
+        periods.push(Math.round((NOW - since) / 86_400_000));
+        return slaReport(db as Db, { since, until: NOW, now: NOW });
+      },
+    });
+    db = web.db;
+    await addUser(web.db, 'admin', 'admin');
+    seedConversation(web.db, { department: 'finance', subject: 'late', dueIn: -HOUR });
+    seedConversation(web.db, { department: 'finance', subject: 'soon', dueIn: HOUR, warning: true });
+    const who = await login(web.app, 'admin');
+    const res = await web.app.inject({ url: '/admin/sla?days=30', headers: { cookie: who.cookie } });
+    expect(res.statusCode).toBe(200);
+    expect(periods).toEqual([30]);
+    expect(res.body).toContain('<option value="30" selected>Last 30 days</option>');
+    const rows = [
+      ...res.body.matchAll(
+        /<tr><td>([^<]*)<\/td><td>([^<]*)<\/td><td>(\d+)<\/td>.*?<td>(\d+)<\/td><td>(\d+)<\/td><\/tr>/g,
+      ),
+    ].map((m) => [m[1], m[2], Number(m[3]), Number(m[4]), Number(m[5])]);
+    // department, urgency, received, at risk, breached
+    expect(rows).toContainEqual(['Finance', 'normal', 2, 1, 1]);
+    expect(res.body).not.toContain('<pre>');
+    const odd = await web.app.inject({ url: '/admin/sla?days=abc', headers: { cookie: who.cookie } });
+    expect(odd.statusCode).toBe(200);
+    expect(periods).toEqual([30, 14]);
   });
 
   it("shows the UI in the user's language: Simplified and Traditional Chinese", async () => {

@@ -1,7 +1,20 @@
 import type { FastifyInstance } from 'fastify';
+import type { SlaReportRow } from '../../sla/index.ts';
 import { sendPage, staffOf, type WebContext } from '../context.ts';
 import { translate } from '../i18n/messages.ts';
 import { slaChartSvg, slaDays } from './sla-chart.ts';
+
+const REPORT_PERIODS = [7, 14, 30, 90];
+
+/** 3 h 20 min, 45 min, 2 d 4 h: how long a customer waited, at a glance. */
+function duration(ms: number | null): string {
+  if (ms === null) return '–';
+  const min = Math.round(ms / 60_000);
+  if (min < 60) return `${min} min`;
+  const h = Math.floor(min / 60);
+  if (h < 48) return `${h} h ${min % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
 
 function table(rows: Record<string, unknown>[]): { columns: string[]; rows: string[][] } {
   const columns = Object.keys(rows[0] ?? {});
@@ -42,9 +55,25 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
           breached: translate(user.locale, 'breached'),
         })
       : null;
-    const extra = ctx.deps.slaReport
-      ? JSON.stringify(ctx.deps.slaReport(now - 14 * 86_400_000), null, 2)
-      : null;
-    return sendPage(ctx, req, reply, 'sla', 'sla_report', { days, chart, extra });
+    const q = req.query as { days?: string };
+    const period = REPORT_PERIODS.includes(Number(q.days)) ? Number(q.days) : 14;
+    const report = ctx.deps.slaReport ? ctx.deps.slaReport(now - period * 86_400_000) : null;
+    const row = (r: SlaReportRow) => ({
+      department: r.department,
+      urgency: r.urgency,
+      received: r.received,
+      answered: r.answered,
+      within: r.withinSlaPct === null ? '–' : `${Math.round(r.withinSlaPct)}%`,
+      median: duration(r.medianFirstResponseMs),
+      p90: duration(r.p90FirstResponseMs),
+      atRisk: r.atRisk,
+      breached: r.breached,
+    });
+    return sendPage(ctx, req, reply, 'sla', 'sla_report', {
+      days,
+      chart,
+      periods: REPORT_PERIODS.map((n) => ({ n, selected: n === period })),
+      report: report ? { rows: report.rows.map(row), total: row(report.total) } : null,
+    });
   });
 }
