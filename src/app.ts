@@ -12,6 +12,7 @@ import {
 import { type Config, loadSessionSecret } from './config/index.ts';
 import { segmentMembersFn } from './customers/index.ts';
 import {
+  allMailboxStatus,
   createBlobStore,
   createImapPoller,
   createIngestPipeline,
@@ -288,6 +289,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
             [AUTOMATIONS_QUEUE]: await queue.counts(AUTOMATIONS_QUEUE),
             sla: await queue.counts(SLA_QUEUE),
           }),
+          mailboxStatus: () => allMailboxStatus(db, config.imap.accounts),
           rulesStatus: () => ({
             files: rules.current().files,
             lastError: lastReloadError(rules)?.message ?? null,

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config/index.ts';
+import type { MailboxStatus } from '../ingest/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
 import type { SlaReport } from '../sla/index.ts';
 import type { Db } from '../store/index.ts';
@@ -46,6 +47,8 @@ export interface WebDeps {
   onCorrection?(input: CorrectionInput): void | Promise<void>;
   /** Anything JSON-like the SLA report wants shown beside the built-in chart. */
   slaReport?(since: number): SlaReport;
+  /** Each watched IMAP mailbox: server vs ingested, last poll, last error, UID gaps. */
+  mailboxStatus?(): MailboxStatus[];
   queueCounts?(): Promise<Record<string, QueueCountsRow>>;
   /** Counters and gauges for GET /metrics, by metric name without the mailroom_ prefix. */
   metrics?(): Record<string, number>;

@@ -62,6 +62,20 @@ describe('metrics, admin pages and languages', () => {
     web = await makeWeb({
       rulesStatus: () => ({ files: ['rules/10-finance.yaml'], lastError: 'rules/20-x.yaml:3: bad key' }),
       queueCounts: async () => ({ outbound: { waiting: 4, active: 0, delayed: 2, completed: 1, failed: 0 } }),
+      mailboxStatus: () => [
+        {
+          account: 'shop',
+          mailbox: 'INBOX',
+          uidValidity: '7',
+          lastUid: 120,
+          serverMessages: 118,
+          ingested: 116,
+          lastPollAt: NOW - 60_000,
+          lastError: 'AUTHENTICATIONFAILED <b>bad</b> password',
+          lastErrorAt: NOW - 30_000,
+          uidGaps: [17, 18],
+        },
+      ],
     });
     await addUser(web.db, 'admin', 'admin');
     const who2 = await login(web.app, 'admin');
@@ -69,6 +83,9 @@ describe('metrics, admin pages and languages', () => {
     expect(wired.body).toContain('rules/10-finance.yaml');
     expect(wired.body).toContain('rules/20-x.yaml:3: bad key');
     expect(wired.body).toContain('<td>outbound</td><td>4</td>');
+    expect(wired.body).toContain('<td>shop</td><td>INBOX</td><td>118</td><td>116</td>');
+    expect(wired.body).toContain('AUTHENTICATIONFAILED &lt;b&gt;bad&lt;/b&gt; password');
+    expect(wired.body).toContain('<td>17, 18</td>');
   });
 
   it('draws the SLA report as an inline SVG chart with met and breached per day', async () => {

@@ -16,20 +16,16 @@ function duration(ms: number | null): string {
   return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
-function table(rows: Record<string, unknown>[]): { columns: string[]; rows: string[][] } {
-  const columns = Object.keys(rows[0] ?? {});
-  return { columns, rows: rows.map((r) => columns.map((c) => String(r[c] ?? ''))) };
-}
-
 export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void {
   app.get('/admin/health', async (req, reply) => {
-    const checkpoints = ctx.features.imapCheckpoints
-      ? table(
-          ctx.db.prepare(`SELECT * FROM ${ctx.features.imapCheckpoints} LIMIT 100`).all() as Record<
-            string,
-            unknown
-          >[],
-        )
+    const mailboxes = ctx.deps.mailboxStatus
+      ? ctx.deps.mailboxStatus().map((m) => ({
+          ...m,
+          behind: m.serverMessages !== null && m.serverMessages > m.ingested,
+          gaps: m.uidGaps.length
+            ? m.uidGaps.slice(0, 20).join(', ') + (m.uidGaps.length > 20 ? ' …' : '')
+            : '',
+        }))
       : null;
     const rules = ctx.deps.rulesStatus ? ctx.deps.rulesStatus() : null;
     let queues: { name: string; counts: Record<string, number> }[] | null = null;
@@ -42,7 +38,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
         queueError = (e as Error).message;
       }
     }
-    return sendPage(ctx, req, reply, 'health', 'health', { checkpoints, rules, queues, queueError });
+    return sendPage(ctx, req, reply, 'health', 'health', { mailboxes, rules, queues, queueError });
   });
 
   app.get('/admin/sla', async (req, reply) => {
