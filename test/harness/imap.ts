@@ -41,7 +41,7 @@ export function imapClient(u: ImapUser): ImapFlow {
 /** Appends raw messages to a mailbox (created if needed); returns their UIDs. */
 export async function appendMessages(
   u: ImapUser,
-  messages: Array<string | Buffer>,
+  messages: Array<string | Buffer | { raw: string | Buffer; date: Date }>,
   mailbox = 'INBOX',
 ): Promise<number[]> {
   const client = imapClient(u);
@@ -57,7 +57,11 @@ export async function appendMessages(
     }
     const uids: number[] = [];
     for (const m of messages) {
-      const res = await client.append(mailbox, m);
+      // A dated message gets that INTERNALDATE (when the server says it arrived).
+      const res =
+        typeof m === 'object' && 'date' in m
+          ? await client.append(mailbox, m.raw, [], m.date)
+          : await client.append(mailbox, m);
       if (res && typeof res === 'object' && 'uid' in res && typeof res.uid === 'number') uids.push(res.uid);
     }
     return uids;

@@ -12,7 +12,7 @@ import {
   imapClient,
   startDovecot,
 } from '../harness/index.ts';
-import { setup } from './helpers.ts';
+import { flagsOf, setup } from './helpers.ts';
 
 const pollers: ImapPoller[] = [];
 afterEach(async () => {
@@ -171,6 +171,71 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
     await c.logout();
     expect(done).toMatchObject({ messages: 3 });
     expect(p.status()[0]?.mailboxes[0]).toMatchObject({ ingested: 3, uidGaps: [], lastError: null });
+  });
+
+  it('after_ingest flag marks ingested mail \\Seen on the server and touches nothing else', async () => {
+    const t = setup();
+    const u = await newUser(dovecot());
+    await appendMessages(u, messages(3, 'fl'));
+    start(t, [account(u, { after_ingest: 'flag' })], { shop: { password: u.pass } });
+    await waitFor('ingested', () => count(t) === 3);
+    const c = imapClient(u);
+    c.on('error', () => {});
+    await c.connect();
+    let st = await c.status('INBOX', { messages: true, unseen: true });
+    for (let i = 0; i < 50 && st.unseen !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      st = await c.status('INBOX', { messages: true, unseen: true });
+    }
+    await c.logout();
+    expect(st).toMatchObject({ messages: 3, unseen: 0 });
+  });
+
+  it('history "since DATE" takes mail that arrived from that day, not older mail', async () => {
+    const t = setup();
+    const u = await newUser(dovecot());
+    const [o1, o2, n1, n2] = messages(4, 'hist');
+    await appendMessages(u, [
+      { raw: o1 as string, date: new Date('2025-11-20T10:00:00Z') },
+      { raw: o2 as string, date: new Date('2025-12-31T10:00:00Z') },
+      { raw: n1 as string, date: new Date('2026-01-02T10:00:00Z') },
+      { raw: n2 as string, date: new Date('2026-02-10T10:00:00Z') },
+    ]);
+    const p = start(t, [account(u, { history: 'since 2026-01-01' })], { shop: { password: u.pass } });
+    await waitFor('first sync', () => p.status()[0]?.lastSyncAt != null && count(t) >= 2);
+    const subjects = t.db.prepare('SELECT subject FROM messages ORDER BY subject').all();
+    expect(subjects).toEqual([{ subject: 'hist question 2' }, { subject: 'hist question 3' }]);
+  });
+
+  it('an over-size message is stored as its headers with the oversize flag, never dropped', async () => {
+    const t = setup({ config: { imap: { max_message_bytes: 4096 } } });
+    const u = await newUser(dovecot());
+    const big =
+      'From: big@customer.example\r\nTo: support@shop.example\r\nSubject: huge scan\r\n' +
+      'Message-ID: <big-1@customer.example>\r\n\r\n' +
+      'x'.repeat(76).concat('\r\n').repeat(200);
+    await appendMessages(u, [big, ...messages(1, 'small')]);
+    const poller = createImapPoller({
+      accounts: [account(u)],
+      credentials: { shop: { password: u.pass } },
+      db: t.db,
+      pipeline: t.pipeline,
+      clock: t.clock,
+      logger: silentLogger(),
+      batchSize: 100,
+      maxMessageBytes: 4096,
+      backoff: { baseMs: 50, maxMs: 500 },
+    });
+    pollers.push(poller);
+    poller.start();
+    await waitFor('both stored', () => count(t) === 2);
+    const row = t.db
+      .prepare("SELECT id, subject, size, text_body AS text FROM messages WHERE message_id = 'big-1@customer.example'")
+      .get() as { id: number; subject: string; size: number; text: string | null };
+    expect(row.subject).toBe('huge scan');
+    expect(row.size).toBeGreaterThan(4096);
+    expect(row.text ?? '').not.toContain('xxxx');
+    expect(flagsOf(t.db, row.id)).toContain('oversize');
   });
 
   it('a UID below the checkpoint that was never taken in is reported as a gap', async () => {
