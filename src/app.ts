@@ -22,10 +22,12 @@ import {
 import { type Clock, type Logger, systemClock } from './lib/index.ts';
 import { createLists, type Lists, listsSettingsFromConfig, SEND_QUEUE } from './lists/index.ts';
 import {
+  createOutboxRelay,
   createRemoteSendHandler,
   createSendHandler,
   createSmtpTransport,
   isSuppressed,
+  loadCannedReplies,
   OUTBOUND_QUEUE,
   outboxResultEvents,
   type SmtpSender,
@@ -67,6 +69,8 @@ export interface AppDeps {
   acknowledgeImports?: boolean;
   /** More staff pages behind login (the demo's caught-mail page). */
   staffPlugins?: NonNullable<WebDeps['staffPlugins']>;
+  /** How often the outbox relay looks for queued mail without a job (default 10 s; tests shorten it). */
+  outboxRelayMs?: number;
 }
 
 interface Service {
@@ -231,6 +235,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
         const runner = lists.campaignRunner(queue);
         await runner.start();
         services.push({ name: 'campaigns', stop: () => runner.stop() });
+        // Mail whose enqueue failed (Redis away, disk full, a crash after the commit) is offered
+        // to the queue again, so no queued outbox row waits for ever.
+        const relay = createOutboxRelay({
+          db,
+          queue,
+          clock,
+          logger,
+          ...(deps.outboxRelayMs ? { everyMs: deps.outboxRelayMs } : {}),
+        });
+        await relay.start();
+        services.push({ name: 'outbox-relay', stop: () => relay.stop() });
         const onHup = () => {
           const res = rules.reload();
           logger.info({ ok: res.ok }, 'rules reloaded on SIGHUP');
@@ -290,6 +305,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
             sla: await queue.counts(SLA_QUEUE),
           }),
           mailboxStatus: () => allMailboxStatus(db, config.imap.accounts),
+          cannedReplies: (locale) => loadCannedReplies(config.paths.templatesDir, locale),
           rulesStatus: () => ({
             files: rules.current().files,
             lastError: lastReloadError(rules)?.message ?? null,

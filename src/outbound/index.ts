@@ -11,6 +11,7 @@ export {
   type AutoReplySettings,
   autoReplyDecision,
 } from './auto-reply-policy.ts';
+export { type CannedReply, loadCannedReplies } from './canned-replies.ts';
 export {
   type AutomaticKind,
   type ComposedMail,
@@ -44,6 +45,7 @@ export {
   type SendStage,
   sendJobId,
 } from './outbox.ts';
+export { createOutboxRelay, type OutboxRelay, type OutboxRelayDeps } from './outbox-relay.ts';
 export {
   createRemoteSendHandler,
   createSendHandler,
