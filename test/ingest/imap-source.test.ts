@@ -183,7 +183,7 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
     c.on('error', () => {});
     await c.connect();
     let st = await c.status('INBOX', { messages: true, unseen: true });
-    for (let i = 0; i < 50 && st.unseen !== 0; i++) {
+    for (let i = 0; i < 50 && (st === false || st.unseen !== 0); i++) {
       await new Promise((r) => setTimeout(r, 100));
       st = await c.status('INBOX', { messages: true, unseen: true });
     }
