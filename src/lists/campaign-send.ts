@@ -4,6 +4,7 @@ import { prepareCached } from '../store/index.ts';
 import { type CampaignRow, getCampaign } from './campaign-store.ts';
 import { unsubscribeLinks } from './links.ts';
 import { getList } from './repo.ts';
+import { addTracking } from './tracking.ts';
 import type { ListsDeps, OutgoingMail } from './types.ts';
 import { bounceAddress } from './verp.ts';
 
@@ -30,7 +31,10 @@ interface Recipient {
 
 const clean = (s: string): string => s.replace(/[\r\n]+/g, ' ');
 
-/** Renders one recipient's mail with List-Unsubscribe (RFC 2369), one-click (RFC 8058) and VERP. */
+/**
+ * Renders one recipient's mail with List-Unsubscribe (RFC 2369), one-click (RFC 8058) and VERP, and
+ * open/click tracking when the campaign has it on.
+ */
 export async function buildCampaignMail(
   deps: ListsDeps,
   campaign: CampaignRow,
@@ -58,6 +62,13 @@ export async function buildCampaignMail(
   // A visible unsubscribe link is required (bulk-sender rules); add one when the template forgot it.
   if (!text.includes(links.url)) text = `${text}\n\nUnsubscribe: ${links.url}\n`;
   if (!html.includes(links.url)) html = `${html}\n<p><a href="${links.url}">Unsubscribe</a></p>`;
+  // Opt-in per campaign: pixel, signed click redirects and the privacy note; the text part keeps its links.
+  if (campaign.tracking === 1)
+    ({ html, text } = addTracking(
+      deps,
+      { html, text },
+      { token: r.token, unsubscribeUrl: links.url, locale: r.locale },
+    ));
   const headers: Record<string, string> = {
     ...links.headers,
     Precedence: 'bulk',
@@ -68,7 +79,7 @@ export async function buildCampaignMail(
   return {
     to: r.email,
     // The subject the marketer wrote for this campaign; the template's only when there is none.
-    subject: clean(campaign.subject.trim() || rendered.subject),
+    subject: clean(campaign.subject.trim() || (rendered.subject ?? '')),
     html,
     text,
     headers,

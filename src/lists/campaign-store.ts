@@ -1,6 +1,7 @@
 import { ErrorCodes, MailroomError } from '../lib/index.ts';
-import type { Db } from '../store/index.ts';
+import { type Db, prepareCached } from '../store/index.ts';
 import { getList } from './repo.ts';
+import { trackingCounts } from './tracking.ts';
 import { DEFAULT_SETTINGS } from './types.ts';
 
 export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'cancelled' | 'done';
@@ -72,7 +73,7 @@ export function createCampaign(db: Db, input: CampaignInput, at: number): Campai
 }
 
 export function getCampaign(db: Db, id: number): CampaignRow {
-  const row = db.prepare('SELECT * FROM campaigns WHERE id = ?').get(id) as CampaignRow | undefined;
+  const row = prepareCached(db, 'SELECT * FROM campaigns WHERE id = ?').get(id) as CampaignRow | undefined;
   if (!row) throw new MailroomError(ErrorCodes.NOT_FOUND, `there is no campaign ${id}`);
   return row;
 }
@@ -139,6 +140,10 @@ export interface CampaignProgress {
   complaints: number;
   bounceRate: number;
   complaintRate: number;
+  /** Only when the campaign has tracking on: sends opened at least once (pixel loaded). */
+  opens?: number;
+  /** Only when the campaign has tracking on: sends with at least one tracked link clicked. */
+  clicks?: number;
 }
 
 export function progress(db: Db, id: number): CampaignProgress {
@@ -163,6 +168,7 @@ export function progress(db: Db, id: number): CampaignProgress {
     complaints,
     bounceRate: delivered ? counts.bounced / delivered : 0,
     complaintRate: delivered ? complaints / delivered : 0,
+    ...(c.tracking === 1 ? trackingCounts(db, id) : {}),
   };
 }
 

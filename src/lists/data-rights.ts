@@ -174,13 +174,21 @@ export function exportAddress(deps: Pick<ListsDeps, 'db'>, email: string): Recor
          JOIN campaigns c ON c.id = s.campaign_id WHERE s.email = ? ORDER BY s.id`,
       )
       .all(addr),
+    // Opens and clicks, recorded only for campaigns with tracking on.
+    campaignEvents: db
+      .prepare(
+        `SELECT c.name AS campaign, e.kind, e.url, e.at, e.last_at, e.count FROM campaign_events e
+         JOIN campaign_sends s ON s.id = e.send_id JOIN campaigns c ON c.id = e.campaign_id
+         WHERE s.email = ? ORDER BY e.id`,
+      )
+      .all(addr),
     bounces: db.prepare('SELECT kind, status, at FROM list_bounces WHERE email = ? ORDER BY at').all(addr),
   };
 }
 
 /**
- * Erases one address from the lists (GDPR art. 17): subscriber, memberships, consents, bounces and
- * the address on past sends go; only sha256 of the address stays, so it is never mailed again.
+ * Erases one address from the lists (GDPR art. 17): subscriber, memberships, consents, bounces,
+ * tracked opens and clicks and the address on past sends go; only sha256 of the address stays, so it is never mailed again.
  * Customer records belong to the customers folder and are erased there.
  */
 export function eraseAddress(deps: Pick<ListsDeps, 'db' | 'clock' | 'logger'>, email: string): void {
@@ -191,6 +199,9 @@ export function eraseAddress(deps: Pick<ListsDeps, 'db' | 'clock' | 'logger'>, e
   inTransaction(db, () => {
     db.prepare('DELETE FROM subscribers WHERE email = ?').run(addr);
     db.prepare('DELETE FROM list_bounces WHERE email = ?').run(addr);
+    db.prepare(
+      'DELETE FROM campaign_events WHERE send_id IN (SELECT id FROM campaign_sends WHERE email = ?)',
+    ).run(addr);
     db.prepare(
       `UPDATE campaign_sends SET email = 'erased-' || ?, domain = '', subscriber_id = NULL,
          error = CASE WHEN status IN ('pending', 'queued') THEN 'erased' ELSE NULL END,

@@ -58,6 +58,21 @@ export {
 export { createLists, type Lists } from './service.ts';
 export { confirmSubscription, type SubscribeInput, type SubscribeOutcome, subscribe } from './subscribe.ts';
 export { readToken, signToken, type TokenAction, type TokenClaims, verifyToken } from './tokens.ts';
+export {
+  addTracking,
+  type ClickResult,
+  clickSignature,
+  openPixelUrl,
+  recordClick,
+  recordOpen,
+  rewriteLinks,
+  TRACKING_NOTE_MARKER,
+  TRACKING_NOTES,
+  type TrackingKind,
+  trackedLinkUrl,
+  trackingCounts,
+  verifyClickSignature,
+} from './tracking.ts';
 export * from './types.ts';
 export {
   handleUnsubscribeMail,

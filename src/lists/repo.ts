@@ -1,6 +1,6 @@
 import { findCustomerByEmail, normaliseAddress } from '../customers/index.ts';
 import { ErrorCodes, MailroomError, sha256Hex } from '../lib/index.ts';
-import type { Db } from '../store/index.ts';
+import { type Db, prepareCached } from '../store/index.ts';
 import type {
   ConsentSource,
   ListRow,
@@ -67,7 +67,7 @@ export function createList(db: Db, input: NewList, at: number): ListRow {
 }
 
 export function getList(db: Db, id: number): ListRow | undefined {
-  return db.prepare('SELECT * FROM lists WHERE id = ?').get(id) as ListRow | undefined;
+  return prepareCached(db, 'SELECT * FROM lists WHERE id = ?').get(id) as ListRow | undefined;
 }
 
 export function getListBySlug(db: Db, slug: string): ListRow | undefined {

@@ -32,3 +32,24 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
 export function inTransaction<T>(db: Db, fn: () => T): T {
   return db.transaction(fn).immediate();
 }
+
+const statementCache = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/**
+ * db.prepare(sql) once per connection: for statements run once or more per mail, where compiling
+ * the SQL again every time cost more than running it. Only for fixed SQL text (the cache keeps
+ * every distinct string), and not for statements that are iterated or switched to raw/pluck mode.
+ */
+export function prepareCached(db: Db, sql: string): Database.Statement {
+  let byText = statementCache.get(db);
+  if (!byText) {
+    byText = new Map();
+    statementCache.set(db, byText);
+  }
+  let stmt = byText.get(sql);
+  if (!stmt) {
+    stmt = db.prepare(sql);
+    byText.set(sql, stmt);
+  }
+  return stmt;
+}

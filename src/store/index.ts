@@ -1,5 +1,5 @@
 export { backupDatabase } from './backup.ts';
-export { type Db, inTransaction, type OpenOptions, openDatabase } from './db.ts';
+export { type Db, inTransaction, type OpenOptions, openDatabase, prepareCached } from './db.ts';
 export {
   listMigrations,
   MIGRATIONS_DIR,

@@ -11,6 +11,7 @@ import {
   unsubscribeByToken,
 } from '../../lists/index.ts';
 import { esc, page } from './html.ts';
+import { listsTrackingRoutes } from './tracking.ts';
 
 export interface ListsPublicOptions {
   lists: ListsDeps;
@@ -41,8 +42,8 @@ function tokenError(reply: FastifyReply, e: unknown, json: boolean) {
 }
 
 /**
- * Public list pages: subscribe form, confirm link, preference page and RFC 8058 one-click
- * unsubscribe. No login or CSRF token on the unsubscribe POST: the signed token is the authority,
+ * Public list pages: subscribe form, confirm link, preference page, RFC 8058 one-click
+ * unsubscribe, and the open/click tracking endpoints. No login or CSRF token on the unsubscribe POST: the signed token is the authority,
  * and mailbox providers POST to it without cookies.
  */
 export async function listsPublicRoutes(app: FastifyInstance, opts: ListsPublicOptions): Promise<void> {
@@ -56,6 +57,9 @@ export async function listsPublicRoutes(app: FastifyInstance, opts: ListsPublicO
   }
   if (!app.hasDecorator('rateLimit')) await app.register(rateLimit, { global: false });
   const limit = opts.subscribeLimit ?? { max: 10, timeWindowMs: 60_000 };
+
+  // Open pixel and click redirect (campaigns with tracking on): /t/o/:token.gif, /t/c/:token.
+  listsTrackingRoutes(app, deps);
 
   app.get<{ Params: { slug: string } }>('/lists/:slug', async (req, reply) => {
     const list = getListBySlug(deps.db, req.params.slug);
