@@ -1,4 +1,4 @@
-import type { Db } from '../store/index.ts';
+import { type Db, prepareCached } from '../store/index.ts';
 import type { ParsedMessage } from './parse.ts';
 
 /**
@@ -32,7 +32,7 @@ export interface ThreadMatch {
 }
 
 export function findConversation(db: Db, p: ParsedMessage): ThreadMatch | null {
-  const byId = db.prepare('SELECT conversation_id FROM messages WHERE message_id = ? LIMIT 1');
+  const byId = prepareCached(db, 'SELECT conversation_id FROM messages WHERE message_id = ? LIMIT 1');
   const lookup = (id: string) => (byId.get(id) as { conversation_id: number } | undefined)?.conversation_id;
   if (p.inReplyTo) {
     const c = lookup(p.inReplyTo);
@@ -43,14 +43,14 @@ export function findConversation(db: Db, p: ParsedMessage): ThreadMatch | null {
     if (c !== undefined) return { conversationId: c, via: 'references' };
   }
   if (p.messageId) {
-    const child = db
-      .prepare(
-        `SELECT conversation_id FROM messages
-         WHERE in_reply_to = ? OR (refs LIKE ? ESCAPE '\\' AND refs <> '[]') LIMIT 1`,
-      )
-      .get(p.messageId, `%${JSON.stringify(p.messageId).replace(/[%_\\]/g, '\\$&')}%`) as
-      | { conversation_id: number }
-      | undefined;
+    // Two index lookups (messages_in_reply_to, message_refs), not a scan of every stored message.
+    const child = prepareCached(
+      db,
+      `SELECT conversation_id FROM messages WHERE in_reply_to = @id
+       UNION ALL
+       SELECT m.conversation_id FROM message_refs r JOIN messages m ON m.id = r.message_row WHERE r.ref = @id
+       LIMIT 1`,
+    ).get({ id: p.messageId }) as { conversation_id: number } | undefined;
     if (child) return { conversationId: child.conversation_id, via: 'replied-by' };
   }
   const token = TOKEN_RE.exec(p.subject)?.[1];

@@ -1,6 +1,6 @@
 import type { Clock, Logger } from '../lib/index.ts';
 import type { JobQueue } from '../queue/index.ts';
-import { type Db, inTransaction } from '../store/index.ts';
+import { type Db, inTransaction, prepareCached } from '../store/index.ts';
 import { type ComposedMail, type ComposeInput, type ComposeSettings, composeMail } from './compose.ts';
 import { isSuppressed } from './suppressions.ts';
 
@@ -74,11 +74,13 @@ export interface QueuedMail {
 }
 
 export function getOutbox(db: Db, id: number): OutboxRow | undefined {
-  return db.prepare('SELECT * FROM outbox WHERE id = ?').get(id) as OutboxRow | undefined;
+  return prepareCached(db, 'SELECT * FROM outbox WHERE id = ?').get(id) as OutboxRow | undefined;
 }
 
 export function getOutboxByKey(db: Db, key: string): OutboxRow | undefined {
-  return db.prepare('SELECT * FROM outbox WHERE idempotency_key = ?').get(key) as OutboxRow | undefined;
+  return prepareCached(db, 'SELECT * FROM outbox WHERE idempotency_key = ?').get(key) as
+    | OutboxRow
+    | undefined;
 }
 
 /** Queue job ids may not contain ':' nor be all digits (BullMQ); derived from the row so re-queueing dedupes. */
@@ -86,7 +88,8 @@ export function sendJobId(outboxId: number): string {
   return `outbox-${outboxId}`;
 }
 
-function jobData(
+/** What the send job of an outbox row carries (the raw message too, for BullMQ workers). */
+export function jobData(
   queue: JobQueue,
   row: Pick<OutboxRow, 'id' | 'message_id' | 'envelope_from' | 'to_addr' | 'raw'>,
 ) {
@@ -101,29 +104,28 @@ function jobData(
 
 function insertRow(db: Db, input: QueueMailInput, mail: ComposedMail, status: OutboxStatus, now: number) {
   return Number(
-    db
-      .prepare(
-        `INSERT INTO outbox (kind, category, automatic, conversation_id, customer_id, to_addr, from_addr, envelope_from,
+    prepareCached(
+      db,
+      `INSERT INTO outbox (kind, category, automatic, conversation_id, customer_id, to_addr, from_addr, envelope_from,
            subject, message_id, raw, status, idempotency_key, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        input.kind,
-        input.category ?? 'transactional',
-        input.automatic ?? null,
-        input.conversationId ?? null,
-        input.customerId ?? null,
-        mail.to.toLowerCase(),
-        mail.from,
-        mail.envelope.from,
-        mail.subject,
-        mail.messageId,
-        mail.raw,
-        status,
-        input.idempotencyKey,
-        now,
-        now,
-      ).lastInsertRowid,
+    ).run(
+      input.kind,
+      input.category ?? 'transactional',
+      input.automatic ?? null,
+      input.conversationId ?? null,
+      input.customerId ?? null,
+      mail.to.toLowerCase(),
+      mail.from,
+      mail.envelope.from,
+      mail.subject,
+      mail.messageId,
+      mail.raw,
+      status,
+      input.idempotencyKey,
+      now,
+      now,
+    ).lastInsertRowid,
   );
 }
 

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { type Clock, ErrorCodes, type Logger, MailroomError } from '../lib/index.ts';
 import { type JobHandler, PermanentJobError, RetryLaterError } from '../queue/index.ts';
-import type { Db } from '../store/index.ts';
+import { type Db, prepareCached } from '../store/index.ts';
 import { getOutbox, type SendJobData } from './outbox.ts';
 import { failureMessage, markFailed, markSent, type SendResult } from './send-result.ts';
 import { type SmtpFailure, type SmtpSender, smtpFailureOf } from './smtp-transport.ts';
@@ -127,7 +127,8 @@ export function createSendHandler(deps: SendHandlerDeps): JobHandler<SendJobData
       );
       return { ...done, status: 'uncertain' };
     }
-    db.prepare(
+    prepareCached(
+      db,
       "UPDATE outbox SET status = 'sending', send_stage = 'connecting', attempts = attempts + 1, updated_at = ? WHERE id = ?",
     ).run(clock.now(), id);
     let staged = false;

@@ -1,6 +1,6 @@
 import type { Clock, Logger } from '../lib/index.ts';
 import type { Job, JobEvents } from '../queue/index.ts';
-import type { Db } from '../store/index.ts';
+import { type Db, prepareCached } from '../store/index.ts';
 import type { SendJobData } from './outbox.ts';
 import type { SmtpFailure } from './smtp-transport.ts';
 import { addSuppression } from './suppressions.ts';
@@ -32,7 +32,8 @@ export function isHardRecipientFailure(f: SmtpFailure): boolean {
 
 export function markSent(db: Db, clock: Clock, outboxId: number, response: string): void {
   const now = clock.now();
-  db.prepare(
+  prepareCached(
+    db,
     `UPDATE outbox SET status = 'sent', send_stage = 'done', last_response = ?, sent_at = ?, updated_at = ?
      WHERE id = ? AND status != 'sent'`,
   ).run(response.slice(0, 1000), now, now, outboxId);

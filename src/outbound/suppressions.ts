@@ -1,4 +1,4 @@
-import type { Db } from '../store/index.ts';
+import { type Db, prepareCached } from '../store/index.ts';
 
 /**
  * Addresses mail must not go to. A hard bounce stops every mail (it cannot arrive); anything else
@@ -32,7 +32,7 @@ export function addSuppression(
 }
 
 export function getSuppression(db: Db, email: string): SuppressionRow | undefined {
-  return db.prepare('SELECT * FROM suppressions WHERE address = ?').get(norm(email)) as
+  return prepareCached(db, 'SELECT * FROM suppressions WHERE address = ?').get(norm(email)) as
     | SuppressionRow
     | undefined;
 }

@@ -88,11 +88,15 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
        created_at = excluded.created_at, finished_at = NULL
      WHERE jobs.state IN ('completed', 'failed') AND jobs.finished_at < @expiredBefore`,
   );
+  // `state IN (...)` repeats what the OR says so SQLite searches jobs_ready by (queue, state):
+  // without it the plan walks every row of the queue, finished ones included (kept for the
+  // retention window), and a claim at 100,000 finished jobs took ~20 ms instead of ~0.05 ms.
   const claim = db.prepare(
     `UPDATE jobs SET state = 'active', attempt = attempt + 1, lease_until = @leaseUntil, worker = @worker
      WHERE rowid IN (
        SELECT rowid FROM jobs
-       WHERE queue = @queue AND ((state = 'waiting' AND run_at <= @now) OR (state = 'active' AND lease_until < @now))
+       WHERE queue = @queue AND state IN ('waiting', 'active')
+         AND ((state = 'waiting' AND run_at <= @now) OR (state = 'active' AND lease_until < @now))
        ORDER BY run_at LIMIT @limit)
      RETURNING queue, id, name, data, attempt, max_attempts, backoff`,
   );
