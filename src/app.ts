@@ -48,6 +48,7 @@ import { type Db, migrate, openDatabase } from './store/index.ts';
 import { ordersApi } from './web/api/index.ts';
 import { buildWebServer, type WebDeps } from './web/index.ts';
 import { listsMarketerRoutes, listsPublicRoutes } from './web/lists/index.ts';
+import { marketingPages, newsletterTemplates } from './web/marketing/index.ts';
 
 /**
  * The composition root: the only place concrete services are built from config. Everything else
@@ -316,6 +317,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
               roles: ['marketer', 'admin'],
               plugin: async (scope) =>
                 listsMarketerRoutes(scope, { lists: lists.deps, runner: lists.campaignRunner(queue) }),
+            },
+            {
+              prefix: '/lists-admin',
+              roles: ['marketer', 'admin'],
+              plugin: marketingPages({
+                lists: lists.deps,
+                runner: lists.campaignRunner(queue),
+                templates: () => newsletterTemplates(config.paths.templatesDir),
+              }),
             },
             ...(deps.staffPlugins ?? []),
           ],

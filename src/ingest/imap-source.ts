@@ -110,18 +110,30 @@ export function createImapPoller(deps: ImapPollerDeps): ImapPoller {
     });
     r.client = client;
     let closed = false;
+    // Only this session's own client may wake the runner: a client that failed to connect emits
+    // 'close' later, and waking then would cut the reconnect backoff short, so a server that is
+    // down would be hammered with reconnects in a tight loop.
+    let current = true;
     client.on('error', (err: unknown) => {
       r.lastError = errorMessage(err);
       log.warn({ account: a.id, err: errorMessage(err) }, 'IMAP connection error');
     });
     client.on('close', () => {
       closed = true;
-      r.wake?.();
+      if (current) r.wake?.();
     });
     // EXISTS only triggers the same idempotent UID-window sync; it is never trusted as a count.
-    client.on('exists', () => r.wake?.());
+    client.on('exists', () => {
+      if (current) r.wake?.();
+    });
     r.state = 'connecting';
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (err) {
+      current = false;
+      r.client = null;
+      throw err;
+    }
     try {
       while (running && !closed) {
         r.state = 'syncing';
@@ -158,6 +170,7 @@ export function createImapPoller(deps: ImapPollerDeps): ImapPoller {
         await sleep(r, a.poll_interval_s * 1000);
       }
     } finally {
+      current = false;
       r.client = null;
       if (!closed) await client.logout().catch(() => client.close());
     }

@@ -150,6 +150,10 @@ export async function parseMessage(input: Readable, opts: ParseOptions): Promise
     checksumAlgo: false,
   } as ConstructorParameters<typeof MailParser>[0]);
   const pending: Promise<unknown>[] = [];
+  // Attachment streams still being written: mailparser stops at an error (too many parts, an
+  // over-long header) and never ends the one it was in, so they are ended here.
+  const streaming = new Set<Readable>();
+  let rawDates: string[] = [];
   let statusText = '';
 
   parser.on('headers', (headers: Map<string, unknown>) => {
@@ -173,6 +177,7 @@ export async function parseMessage(input: Readable, opts: ParseOptions): Promise
       raw[key] = list;
     }
     for (const [k, v] of Object.entries(raw)) if (!(k in out.headers)) out.headers[k] = v;
+    rawDates = raw.date ?? [];
   });
 
   const done = new Promise<void>((resolve) => {
@@ -183,6 +188,9 @@ export async function parseMessage(input: Readable, opts: ParseOptions): Promise
         return;
       }
       const att = part as AttachmentStream;
+      streaming.add(att.content);
+      att.content.once('close', () => streaming.delete(att.content));
+      att.content.once('end', () => streaming.delete(att.content));
       const isStatus = /^message\/(global-)?delivery-status$/i.test(att.contentType);
       const job = (
         isStatus
@@ -211,6 +219,8 @@ export async function parseMessage(input: Readable, opts: ParseOptions): Promise
     parser.on('end', () => resolve());
     parser.on('error', (err: unknown) => {
       out.parseError ??= errorMessage(err) || 'unreadable MIME structure';
+      // Waiting for a half-read attachment would hang ingest (and the IMAP poller) for good.
+      for (const s of streaming) s.destroy(new Error('the message broke off inside this attachment'));
       resolve();
     });
   });
@@ -224,7 +234,7 @@ export async function parseMessage(input: Readable, opts: ParseOptions): Promise
   await Promise.allSettled(pending);
   if (statusText) out.deliveryStatus = statusText;
 
-  fillEnvelope(out, parser);
+  fillEnvelope(out, parser, rawDates);
   await repairCharsets(out, opts);
   return out;
 }
@@ -275,7 +285,7 @@ function skipLeadingJunk(): Transform {
   });
 }
 
-function fillEnvelope(out: ParsedMessage, p: MailParser): void {
+function fillEnvelope(out: ParsedMessage, p: MailParser, rawDates: string[]): void {
   const src = p as unknown as Record<string, unknown>;
   out.messageId = cleanMessageId(typeof src.messageId === 'string' ? src.messageId : null);
   out.inReplyTo = splitReferences(src.inReplyTo)[0] ?? null;
@@ -286,8 +296,12 @@ function fillEnvelope(out: ParsedMessage, p: MailParser): void {
   out.to = addresses(src.to as AddressObject | undefined).map((a) => a.address);
   out.cc = addresses(src.cc as AddressObject | undefined).map((a) => a.address);
   out.subject = typeof src.subject === 'string' ? src.subject : '';
+  // mailparser puts the current time in place of a Date header it cannot read. That date would
+  // change on every fetch, and with it the dedupe key of mail without a Message-ID: the same
+  // message stored again at each re-poll. Only a date the header itself gives is kept.
+  const readable = rawDates.map((v) => new Date(v).getTime()).filter(Number.isFinite);
   const date = src.date instanceof Date ? src.date.getTime() : Number.NaN;
-  out.date = Number.isFinite(date) ? date : null;
+  out.date = readable.includes(date) ? date : (readable[0] ?? null);
 }
 
 async function repairCharsets(out: ParsedMessage, opts: ParseOptions): Promise<void> {

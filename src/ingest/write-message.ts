@@ -1,5 +1,5 @@
 import { recordContact } from '../customers/index.ts';
-import type { Db } from '../store/index.ts';
+import { type Db, prepareCached } from '../store/index.ts';
 import type { MailFlag } from './classify-mail.ts';
 import type { Dsn } from './dsn.ts';
 import type { ParsedMessage } from './parse.ts';
@@ -141,34 +141,34 @@ export function writeMessage(
       }
       const source = sourceLabel(input.source);
       const id = Number(
-        db
-          .prepare(
-            `INSERT INTO messages (conversation_id, direction, message_id, dedupe_key, in_reply_to, refs, from_addr,
+        // Cached: compiling an INSERT INTO messages compiles its triggers (FTS, references) too.
+        prepareCached(
+          db,
+          `INSERT INTO messages (conversation_id, direction, message_id, dedupe_key, in_reply_to, refs, from_addr,
                from_name, to_addrs, cc_addrs, subject, sent_at, received_at, text_body, html_body, headers, flags,
                size, raw_sha256, source)
              VALUES (?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            conversationId,
-            input.messageId,
-            input.dedupeKey,
-            p.inReplyTo,
-            JSON.stringify(p.references),
-            p.from,
-            p.fromName,
-            JSON.stringify(p.to),
-            JSON.stringify(p.cc),
-            p.subject,
-            p.date,
-            now,
-            p.text,
-            p.html,
-            JSON.stringify(p.headers),
-            JSON.stringify(input.flags),
-            input.size,
-            input.rawSha256,
-            source,
-          ).lastInsertRowid,
+        ).run(
+          conversationId,
+          input.messageId,
+          input.dedupeKey,
+          p.inReplyTo,
+          JSON.stringify(p.references),
+          p.from,
+          p.fromName,
+          JSON.stringify(p.to),
+          JSON.stringify(p.cc),
+          p.subject,
+          p.date,
+          now,
+          p.text,
+          p.html,
+          JSON.stringify(p.headers),
+          JSON.stringify(input.flags),
+          input.size,
+          input.rawSha256,
+          source,
+        ).lastInsertRowid,
       );
       const insAtt = db.prepare(
         `INSERT INTO attachments (message_id, sha256, filename, content_type, size, content_id, inline)

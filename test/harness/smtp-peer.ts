@@ -31,6 +31,12 @@ export async function startSmtpPeer(): Promise<SmtpPeer> {
     if (f) f.left -= 1;
     return f;
   };
+  const socketOf = (session: SMTPServerSession): { destroy(): void } | undefined => {
+    const conns = (server as unknown as { connections: Set<{ id?: string; _socket?: { destroy(): void } }> })
+      .connections;
+    for (const c of conns) if (c.id === session.id) return c._socket;
+    return undefined;
+  };
   const fail = (code: number, message = 'test fault') =>
     Object.assign(new Error(message), { responseCode: code });
 
@@ -55,8 +61,9 @@ export async function startSmtpPeer(): Promise<SmtpPeer> {
       stream.on('data', (c: Buffer) => {
         chunks.push(c);
         if (drop) {
-          // Cut the TCP connection in the middle of DATA, as a crashing peer would.
-          (session as unknown as { _socket?: { destroy(): void } })._socket?.destroy();
+          // Cut the TCP connection in the middle of DATA, as a crashing peer would. The socket
+          // belongs to smtp-server's connection object (the session has none): find it by session id.
+          socketOf(session)?.destroy();
           stream.destroy();
         }
       });
