@@ -31,7 +31,9 @@ export function buildWebServer(deps: WebDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'web' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.web.trust_proxy,
+    // Only the reverse proxy in front (hop 0) is trusted. `true` would trust every X-Forwarded-For
+    // entry, so a client could write its own address and step around the per-address login throttle.
+    trustProxy: config.web.trust_proxy ? (_address: string, hop: number) => hop < 1 : false,
   });
   const clock = deps.clock ?? systemClock;
   const secret = loadSessionSecret(config.credentials.sessionSecret, config.paths.dataDir);

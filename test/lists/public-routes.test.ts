@@ -1,10 +1,10 @@
 import Fastify from 'fastify';
 import nodemailer from 'nodemailer';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createList, signToken, unsubscribeLinks } from '../../src/lists/index.ts';
+import { createList, unsubscribeLinks } from '../../src/lists/index.ts';
 import { listsPublicRoutes } from '../../src/web/lists/public.ts';
 import { startSmtpPeer } from '../harness/index.ts';
-import { linkFrom, SECRET, setupLists, type TestLists } from './helpers.ts';
+import { linkFrom, setupLists, type TestLists } from './helpers.ts';
 
 const WORDING = 'Yes, send me the monthly shop news. I can leave at any time.';
 let open: Array<{ close(): unknown }> = [];
@@ -139,56 +139,6 @@ describe('public list pages', () => {
     });
     expect(p.statusCode).toBe(200);
     expect(membership(t, 'cy@example.com')?.status).toBe('unsubscribed');
-  });
-
-  it('refuses forged, expired and other-address tokens', async () => {
-    const t = setupLists();
-    const list = createList(t.db, { slug: 'news', name: 'N', consentWording: WORDING }, t.clock.now());
-    const app = await server(t);
-    for (const e of ['a@example.com', 'b@example.com'])
-      await app.inject({ method: 'POST', url: '/lists/news/subscribe', payload: { email: e } });
-    const [a, b] = t.db.prepare('SELECT id, email FROM subscribers ORDER BY id').all() as Array<{
-      id: number;
-      email: string;
-    }>;
-    if (!a || !b) throw new Error('subscribers missing');
-    const exp = t.clock.now() + 3600_000;
-    const forged = signToken(
-      'wrong-secret',
-      { action: 'confirm', listId: list.id, subscriberId: a.id, expiresAt: exp },
-      a.email,
-    );
-    // A valid token for A, with B's subscriber id swapped in: the MAC binds the address.
-    const forA = signToken(
-      SECRET,
-      { action: 'confirm', listId: list.id, subscriberId: a.id, expiresAt: exp },
-      a.email,
-    );
-    const swapped = forA.replace(/^c\.([^.]+)\.[^.]+\./, `c.$1.${b.id.toString(36)}.`);
-    const forBWithA = signToken(
-      SECRET,
-      { action: 'confirm', listId: list.id, subscriberId: b.id, expiresAt: exp },
-      a.email,
-    );
-    for (const tok of [forged, swapped, forBWithA, 'garbage']) {
-      const r = await app.inject({ method: 'GET', url: `/lists/confirm?token=${tok}` });
-      expect(r.statusCode).toBe(400);
-    }
-    const unsubForA = signToken(
-      SECRET,
-      { action: 'unsubscribe', listId: list.id, subscriberId: a.id, expiresAt: exp },
-      a.email,
-    );
-    const wrongAction = await app.inject({ method: 'GET', url: `/lists/confirm?token=${unsubForA}` });
-    expect(wrongAction.statusCode).toBe(400);
-    const post = await app.inject({ method: 'POST', url: `/u/${forged.replace(/^c/, 'u')}` });
-    expect(post.statusCode).toBe(400);
-    t.clock.advance(3600_000 + 2000);
-    const expired = await app.inject({ method: 'GET', url: `/lists/confirm?token=${forA}` });
-    expect(expired.statusCode).toBe(400);
-    expect(expired.body).toContain('expired');
-    expect(membership(t, 'a@example.com')?.status).toBe('pending');
-    expect(membership(t, 'b@example.com')?.status).toBe('pending');
   });
 
   it('sends the welcome mail after confirmation when the list asks for it', async () => {

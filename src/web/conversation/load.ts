@@ -132,7 +132,11 @@ export function loadSla(db: Db, f: SchemaFeatures, conversationId: number, now: 
   return { state: r.state, dueAt: r.due_at, breached, atRisk };
 }
 
-export function loadCustomer(db: Db, customerId: number | null) {
+/**
+ * The customer box. `departments` are those the user may see (null: all): other conversations of
+ * the customer in departments the user cannot see are left out, subjects included.
+ */
+export function loadCustomer(db: Db, customerId: number | null, departments: readonly string[] | null) {
   if (customerId === null) return null;
   const c = db
     .prepare(
@@ -154,9 +158,11 @@ export function loadCustomer(db: Db, customerId: number | null) {
   if (!c) return null;
   const others = db
     .prepare(
-      'SELECT id, subject, status, last_message_at FROM conversations WHERE customer_id = ? ORDER BY last_message_at DESC LIMIT 10',
+      `SELECT id, subject, status, last_message_at FROM conversations WHERE customer_id = @customer
+         AND (@departments IS NULL OR department IN (SELECT value FROM json_each(@departments)))
+       ORDER BY last_message_at DESC LIMIT 10`,
     )
-    .all(customerId);
+    .all({ customer: customerId, departments: departments ? JSON.stringify(departments) : null });
   return { ...c, tags: JSON.parse(c.tags) as string[], total: (c.total_cents / 100).toFixed(2), others };
 }
 

@@ -96,7 +96,8 @@ const likeEscape = (s: string) => `%${s.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`
  * which scans and is slower on very large stores.
  */
 function search(q: string, w: Where): void {
-  const terms = q.trim().split(/\s+/u).filter(Boolean).slice(0, 8);
+  // FTS5 reads a NUL as the end of the query ("unterminated string"): no stored text has one anyway.
+  const terms = q.replaceAll('\u0000', '').trim().split(/\s+/u).filter(Boolean).slice(0, 8);
   if (terms.length === 0) return;
   const long = terms.filter((t) => [...t].length >= 3);
   const short = terms.filter((t) => [...t].length < 3);
@@ -166,7 +167,7 @@ export function queryInbox(
   const band = (rank: number, cond: string, args: unknown[]) =>
     parts.push({
       sql: `SELECT * FROM (SELECT c.id AS id, ${rank} AS r, s.due_at AS due FROM sla_clocks s
-        JOIN conversations c ON c.id = s.conversation_id WHERE ${cond} ${where} ORDER BY s.due_at, c.id LIMIT ${k})`,
+        JOIN conversations c ON c.id = s.conversation_id WHERE (${cond}) ${where} ORDER BY s.due_at, c.id LIMIT ${k})`,
       args: [...args, ...w.args],
     });
   if (f.slaClocks) {
