@@ -110,7 +110,7 @@ export function customerTimeline(db: Db, customerId: number): TimelineEntry[] {
 function outboxEntries(db: Db, ids: number[], emails: string[]): TimelineEntry[] {
   const rows = db
     .prepare(
-      `SELECT id, coalesce(sent_at, created_at) AS at, subject, status FROM outbox
+      `SELECT id, coalesce(sent_at, created_at) AS at, subject, status, conversation_id FROM outbox
        WHERE customer_id IN (${inList(ids.length)}) OR to_addr IN (${inList(emails.length || 1)})`,
     )
     .all(...ids, ...(emails.length ? emails : [''])) as Array<{
@@ -118,12 +118,13 @@ function outboxEntries(db: Db, ids: number[], emails: string[]): TimelineEntry[]
     at: number;
     subject: string;
     status: string;
+    conversation_id: number | null;
   }>;
   return rows.map((r) => ({
     at: r.at,
     kind: 'mail_sent' as const,
     summary: `${r.subject} (${r.status})`,
-    ref: { outboxId: r.id },
+    ref: { outboxId: r.id, conversationId: r.conversation_id },
   }));
 }
 

@@ -130,7 +130,12 @@ describe('customer merge and timeline', () => {
     ).run(main.id, T0 + 5500, T0 + 5600, T0 + 5600);
     const mails = customerTimeline(db, main.id).filter((e) => e.kind === 'mail_sent');
     expect(mails).toEqual([
-      { at: T0 + 5600, kind: 'mail_sent', summary: 'Your order SO-1 (sent)', ref: { outboxId: 1 } },
+      {
+        at: T0 + 5600,
+        kind: 'mail_sent',
+        summary: 'Your order SO-1 (sent)',
+        ref: { outboxId: 1, conversationId: null },
+      },
     ]);
   });
 });

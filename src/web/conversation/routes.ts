@@ -7,6 +7,7 @@ import { visibleDepartments } from '../auth/users.ts';
 import { sendMessage, sendPage, staffOf, type WebContext } from '../context.ts';
 import { translate } from '../i18n/messages.ts';
 import { addNote, assign, merge, parseLocalTime, setField, setStatus } from './actions.ts';
+import { loadCustomerPanel } from './customer-panel.ts';
 import {
   loadCustomer,
   loadDecision,
@@ -60,7 +61,8 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: WebContext
       decision: loadDecision(db, ctx.features, c.id),
       sla: loadSla(db, ctx.features, c.id, now),
       slaWired: ctx.features.slaClocks,
-      customer: loadCustomer(db, c.customer_id),
+      customer: loadCustomer(db, c.customer_id, visibleDepartments(user)),
+      customerPanel: loadCustomerPanel(db, c.customer_id, visibleDepartments(user)),
       notes: loadNotes(db, c.id),
       timeline: loadTimeline(db, c.id),
       departments: (visibleDepartments(user) ?? Departments).map((d) => ({

@@ -1,4 +1,5 @@
 import type { Locale } from '../auth/users.ts';
+import { marketingMessages } from './marketing.ts';
 
 /** UI strings. English is complete; a key missing in another locale falls back to English. */
 const en = {
@@ -70,6 +71,7 @@ const en = {
   timeline: 'Timeline',
   customer_none: 'No customer record.',
   orders: 'Orders',
+  customer_history: 'History with this customer',
   vip: 'VIP',
   admin: 'Admin',
   health: 'Health',
@@ -107,6 +109,7 @@ const en = {
   canned: 'Canned response',
   insert: 'Insert',
   preview: 'Preview',
+  ...marketingMessages.en,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -179,6 +182,7 @@ const zhCN: Partial<Record<MessageKey, string>> = {
   timeline: '时间线',
   customer_none: '没有客户记录。',
   orders: '订单',
+  customer_history: '与该客户的往来',
   admin: '管理',
   health: '运行状况',
   sla_report: 'SLA 报告',
@@ -215,6 +219,7 @@ const zhCN: Partial<Record<MessageKey, string>> = {
   canned: '常用回复',
   insert: '插入',
   preview: '预览',
+  ...marketingMessages['zh-CN'],
 };
 
 const zhTW: Partial<Record<MessageKey, string>> = {
@@ -256,6 +261,7 @@ const zhTW: Partial<Record<MessageKey, string>> = {
   last_error: '最近錯誤',
   uid_gaps: '缺少的 UID',
   no_mailboxes: '尚未設定 IMAP 郵箱（mailroom.yaml 中的 imap.accounts）。',
+  customer_history: '與該客戶的往來',
   sla_by_group: '各部門、各緊急程度的回覆時間',
   period: '時間範圍',
   last_n_days: '最近 {n} 天',
@@ -266,6 +272,7 @@ const zhTW: Partial<Record<MessageKey, string>> = {
   total: '合計',
   all_urgencies: '全部',
   show: '顯示',
+  ...marketingMessages['zh-TW'],
 };
 
 const catalogues: Record<Locale, Partial<Record<MessageKey, string>>> = { en, 'zh-CN': zhCN, 'zh-TW': zhTW };

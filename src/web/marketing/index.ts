@@ -1,0 +1,2 @@
+export { newsletterTemplates } from './form.ts';
+export { type MarketingPagesOptions, marketingPages } from './routes.ts';
