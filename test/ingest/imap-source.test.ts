@@ -230,7 +230,9 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
     poller.start();
     await waitFor('both stored', () => count(t) === 2);
     const row = t.db
-      .prepare("SELECT id, subject, size, text_body AS text FROM messages WHERE message_id = 'big-1@customer.example'")
+      .prepare(
+        "SELECT id, subject, size, text_body AS text FROM messages WHERE message_id = 'big-1@customer.example'",
+      )
       .get() as { id: number; subject: string; size: number; text: string | null };
     expect(row.subject).toBe('huge scan');
     expect(row.size).toBeGreaterThan(4096);
