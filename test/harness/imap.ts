@@ -69,3 +69,29 @@ export async function appendMessages(
     await client.logout().catch(() => {});
   }
 }
+
+/**
+ * A new passwd-file user can fail to log in for a moment (Dovecot re-reads the file on its own
+ * schedule): wait until a login works before anything relies on it.
+ */
+export async function waitForLogin(u: ImapUser): Promise<void> {
+  for (let i = 0; ; i++) {
+    const c = imapClient(u);
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.logout();
+      return;
+    } catch (err) {
+      if (i > 40) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** createImapUser, then waitForLogin. */
+export async function createLoginReadyUser(server: Parameters<typeof createImapUser>[0]): Promise<ImapUser> {
+  const u = createImapUser(server);
+  await waitForLogin(u);
+  return u;
+}

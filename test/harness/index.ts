@@ -1,7 +1,14 @@
 export { findBinary, inCI, SERVERS } from './binaries.ts';
 export { launchBrowser } from './browser.ts';
 export { type DovecotInfo, type RunningDovecot, startDovecot } from './dovecot.ts';
-export { appendMessages, createImapUser, type ImapUser, imapClient } from './imap.ts';
+export {
+  appendMessages,
+  createImapUser,
+  createLoginReadyUser,
+  type ImapUser,
+  imapClient,
+  waitForLogin,
+} from './imap.ts';
 export { freePort } from './ports.ts';
 export { type RedisInfo, type RunningRedis, startRedis } from './redis.ts';
 export { binary, dovecotInfo, redisInfo, servers } from './servers.ts';

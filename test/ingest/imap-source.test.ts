@@ -6,7 +6,7 @@ import { randomId, silentLogger } from '../../src/lib/index.ts';
 import {
   appendMessages,
   binary,
-  createImapUser,
+  createLoginReadyUser,
   dovecotInfo,
   type ImapUser,
   imapClient,
@@ -64,26 +64,6 @@ function start(
   return poller;
 }
 
-/**
- * A new passwd-file user can fail to log in for a moment (Dovecot re-reads the file on its own
- * schedule), so wait until a login works before the test relies on it.
- */
-async function newUser(server: Parameters<typeof createImapUser>[0]): Promise<ImapUser> {
-  const u = createImapUser(server);
-  for (let i = 0; ; i++) {
-    const c = imapClient(u);
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      await c.logout();
-      return u;
-    } catch (err) {
-      if (i > 40) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
-
 /** A loopback TCP proxy whose connections a test can cut, as a server restart does. */
 async function startProxy(target: number): Promise<{ port: number; cut(): void; close(): void }> {
   const sockets = new Set<net.Socket>();
@@ -130,7 +110,7 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
 
   it('first connect takes only mail that arrives from then on, and leaves old mail untouched', async () => {
     const t = setup();
-    const u = await newUser(dovecot());
+    const u = await createLoginReadyUser(dovecot());
     await appendMessages(u, messages(3, 'old'));
     const p = start(t, [account(u, { history: 'new' })], { shop: { password: u.pass } });
     await waitFor('first sync', () => p.status()[0]?.lastSyncAt != null);
@@ -148,7 +128,7 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
 
   it('new mail during IDLE is ingested within seconds, with no poll timer due', async () => {
     const t = setup();
-    const u = await newUser(dovecot());
+    const u = await createLoginReadyUser(dovecot());
     const p = start(t, [account(u)], { shop: { password: u.pass } });
     await waitFor('idle', () => p.status()[0]?.state === 'idle');
     await appendMessages(u, messages(1, 'idle'));
@@ -157,7 +137,7 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
 
   it('after_ingest move puts ingested mail in the folder; status reconciles server and store', async () => {
     const t = setup();
-    const u = await newUser(dovecot());
+    const u = await createLoginReadyUser(dovecot());
     await appendMessages(u, [], 'Done');
     await appendMessages(u, messages(3, 'mv'));
     const p = start(t, [account(u, { after_ingest: 'move', move_to: 'Done' })], {
@@ -175,7 +155,7 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
 
   it('after_ingest flag marks ingested mail \\Seen on the server and touches nothing else', async () => {
     const t = setup();
-    const u = await newUser(dovecot());
+    const u = await createLoginReadyUser(dovecot());
     await appendMessages(u, messages(3, 'fl'));
     start(t, [account(u, { after_ingest: 'flag' })], { shop: { password: u.pass } });
     await waitFor('ingested', () => count(t) === 3);
@@ -193,7 +173,7 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
 
   it('history "since DATE" takes mail that arrived from that day, not older mail', async () => {
     const t = setup();
-    const u = await newUser(dovecot());
+    const u = await createLoginReadyUser(dovecot());
     const [o1, o2, n1, n2] = messages(4, 'hist');
     await appendMessages(u, [
       { raw: o1 as string, date: new Date('2025-11-20T10:00:00Z') },
@@ -209,7 +189,7 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
 
   it('an over-size message is stored as its headers with the oversize flag, never dropped', async () => {
     const t = setup({ config: { imap: { max_message_bytes: 4096 } } });
-    const u = await newUser(dovecot());
+    const u = await createLoginReadyUser(dovecot());
     const big =
       'From: big@customer.example\r\nTo: support@shop.example\r\nSubject: huge scan\r\n' +
       'Message-ID: <big-1@customer.example>\r\n\r\n' +
@@ -242,7 +222,7 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
 
   it('a UID below the checkpoint that was never taken in is reported as a gap', async () => {
     const t = setup();
-    const u = await newUser(dovecot());
+    const u = await createLoginReadyUser(dovecot());
     await appendMessages(u, messages(3, 'gap'));
     const p = start(t, [account(u)], { shop: { password: u.pass } });
     await waitFor('3 stored', () => count(t) === 3 && p.status()[0]?.state === 'idle');
@@ -254,7 +234,7 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
 
   it('a UIDVALIDITY change (mailbox recreated) resyncs without storing anything twice', async () => {
     const t = setup();
-    const u = await newUser(dovecot());
+    const u = await createLoginReadyUser(dovecot());
     const first = messages(3, 'uv');
     await appendMessages(u, first, 'Shop');
     const acct = account(u, { mailboxes: ['Shop'] });
@@ -284,7 +264,7 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
 
   it('one broken account never stalls the others', async () => {
     const t = setup();
-    const u = await newUser(dovecot());
+    const u = await createLoginReadyUser(dovecot());
     await appendMessages(u, messages(2, 'ok'));
     const bad = account(u, { id: 'broken', user: 'nobody@example.com' });
     const p = start(t, [bad, account(u)], { shop: { password: u.pass }, broken: { password: 'wrong' } });
@@ -295,7 +275,7 @@ describe.skipIf(!dovecotInfo())('IMAP ingest against real Dovecot', () => {
 
   it('5,000 messages in one mailbox are all ingested exactly once', { timeout: 300_000 }, async () => {
     const t = setup();
-    const u = await newUser(dovecot());
+    const u = await createLoginReadyUser(dovecot());
     await appendMessages(u, messages(5000, 'bulk5k'));
     const p = start(t, [account(u)], { shop: { password: u.pass } });
     await waitFor('5000 stored', () => count(t) === 5000 && p.status()[0]?.state === 'idle', 280_000);
@@ -310,7 +290,7 @@ describe.skipIf(!binary('dovecot'))('IMAP ingest across a server restart (privat
     const server = await startDovecot(binary('dovecot') as string);
     try {
       const t = setup();
-      const u = await newUser(server);
+      const u = await createLoginReadyUser(server);
       const n = 1500;
       await appendMessages(u, messages(n, 'restart'));
       const proxy = await startProxy(server.port);

@@ -11,7 +11,14 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listMigrations, schemaVersion } from '../../src/store/index.ts';
-import { dovecotInfo, freePort, type SmtpPeer, startSmtpPeer, tempDir } from '../harness/index.ts';
+import {
+  createLoginReadyUser,
+  dovecotInfo,
+  freePort,
+  type SmtpPeer,
+  startSmtpPeer,
+  tempDir,
+} from '../harness/index.ts';
 import {
   type Child,
   crashSeed,
@@ -21,7 +28,6 @@ import {
   integrity,
   killPlan,
   label,
-  loginReadyUser,
   MAILROOM_BIN,
   messageIdOf,
   poller,
@@ -115,7 +121,7 @@ describe.skipIf(!dovecot)('crash safety: ingest of a 1,000-message mailbox under
     const seed = crashSeed('crash-ingest');
     const rand = prng(seed);
     const server = dovecot as NonNullable<typeof dovecot>;
-    const user = await loginReadyUser(server);
+    const user = await createLoginReadyUser(server);
     const planned = mailbox(rand, N);
     await fillInbox(
       server,

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
-import { createImapUser, type DovecotInfo, type ImapUser, imapClient } from '../harness/index.ts';
+import { type DovecotInfo, type ImapUser, imapClient } from '../harness/index.ts';
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(HERE, '../..');
@@ -226,23 +226,6 @@ export function writeConfig(dir: string, config: Record<string, unknown>): strin
   const file = path.join(dir, 'mailroom.yaml');
   writeFileSync(file, stringify(config));
   return file;
-}
-
-/** A passwd-file user that can log in (Dovecot re-reads the file on its own schedule). */
-export async function loginReadyUser(server: Parameters<typeof createImapUser>[0]): Promise<ImapUser> {
-  const u = createImapUser(server);
-  for (let i = 0; ; i++) {
-    const c = imapClient(u);
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      await c.logout();
-      return u;
-    } catch (err) {
-      if (i > 40) throw err;
-      await sleep(250);
-    }
-  }
 }
 
 /** The Message-ID header of a raw message. */

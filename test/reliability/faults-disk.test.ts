@@ -13,13 +13,20 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, write
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendMessages, dovecotInfo, freePort, inCI, startSmtpPeer, tempDir } from '../harness/index.ts';
+import {
+  appendMessages,
+  createLoginReadyUser,
+  dovecotInfo,
+  freePort,
+  inCI,
+  startSmtpPeer,
+  tempDir,
+} from '../harness/index.ts';
 import {
   type Child,
   duplicates,
   fillInbox,
   integrity,
-  loginReadyUser,
   logLines,
   MAILROOM_BIN,
   poller,
@@ -91,7 +98,7 @@ describe.skipIf(!dovecot || (!mountable && !inCI()))('disk full on the data dir'
   }, async () => {
     expect(mountable, 'mounting a tmpfs for the data dir (needs root)').toBe(true);
     const server = dovecot as NonNullable<typeof dovecot>;
-    const user = await loginReadyUser(server);
+    const user = await createLoginReadyUser(server);
     const dir = tempDir('mailroom-faults-disk-');
     const data = path.join(dir, 'data');
     mkdirSync(data);

@@ -15,21 +15,13 @@ import { silentLogger } from '../../src/lib/index.ts';
 import {
   appendMessages,
   binary,
+  createLoginReadyUser,
   type ImapUser,
   type RunningDovecot,
   startDovecot,
   tempDir,
 } from '../harness/index.ts';
-import {
-  dovecotPids,
-  duplicates,
-  fillInbox,
-  integrity,
-  loginReadyUser,
-  sleep,
-  until,
-  writeConfig,
-} from './crash-kit.ts';
+import { dovecotPids, duplicates, fillInbox, integrity, sleep, until, writeConfig } from './crash-kit.ts';
 
 const dovecotBin = binary('dovecot');
 const cleanup: Array<() => Promise<void>> = [];
@@ -83,7 +75,7 @@ async function rig(
 ): Promise<{ server: RunningDovecot; user: ImapUser; app: App; dbFile: string }> {
   const server = await startDovecot(dovecotBin as string);
   cleanup.push(() => server.stop());
-  const user = await loginReadyUser(server);
+  const user = await createLoginReadyUser(server);
   const dir = tempDir(`mailroom-faults-imap-${tag}-`);
   const config = loadConfig({
     configPath: writeConfig(dir, {

@@ -10,8 +10,9 @@ import {
   imapClient,
   type SmtpPeer,
   startSmtpPeer,
+  waitForLogin,
 } from '../harness/index.ts';
-import { type Instance, loginWorks, startInstance, waitUntil } from './mailroom-instance.ts';
+import { type Instance, startInstance, waitUntil } from './mailroom-instance.ts';
 
 /**
  * The staff inbox under load, on one real `mailroom start` (every role in one process, embedded
@@ -195,7 +196,7 @@ describe.skipIf(!dovecotInfo())('the staff inbox under load, with ingest and a c
     timeout: (LOAD_SECONDS + 120) * 1000,
   }, async () => {
     const box = createImapUser(dovecotInfo() as NonNullable<ReturnType<typeof dovecotInfo>>);
-    await loginWorks(box);
+    await waitForLogin(box);
     peer = await startSmtpPeer();
     let staff: string[] = [];
     inst = await startInstance({

@@ -7,8 +7,9 @@ import {
   type ReceivedMail,
   type SmtpPeer,
   startSmtpPeer,
+  waitForLogin,
 } from '../harness/index.ts';
-import { type Instance, loginWorks, sleep, startInstance, waitUntil } from './mailroom-instance.ts';
+import { type Instance, sleep, startInstance, waitUntil } from './mailroom-instance.ts';
 
 /**
  * Mail loops, end to end: real mailroom instances (createApp + poller, scheduler and send
@@ -27,7 +28,7 @@ const dovecot = () => dovecotInfo() as NonNullable<ReturnType<typeof dovecotInfo
 
 async function mailbox(): Promise<ImapUser> {
   const u = createImapUser(dovecot());
-  await loginWorks(u);
+  await waitForLogin(u);
   return u;
 }
 

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { type App, createApp, type Role } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { freePort, type ImapUser, imapClient } from '../harness/index.ts';
+import { freePort, type ImapUser } from '../harness/index.ts';
 
 /**
  * A whole mailroom as `mailroom start` builds it: a mailroom.yaml in its own data dir, secrets in
@@ -87,22 +87,6 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Waits until a new passwd-file user can log in (Dovecot re-reads the file on its own schedule). */
-export async function loginWorks(u: ImapUser): Promise<void> {
-  for (let i = 0; ; i++) {
-    const c = imapClient(u);
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      await c.logout();
-      return;
-    } catch (err) {
-      if (i > 40) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
 }
 
 export async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000) {
