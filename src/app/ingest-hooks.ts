@@ -26,6 +26,9 @@ const MACHINE_FLAGS = new Set(['auto_reply', 'bounce', 'bulk', 'loop', 'noreply'
 
 const URGENCY_RANK: Record<Urgency, number> = { thanks: 0, normal: 1, urgent: 2 };
 
+/** Older mail (by its Date header) gets no acknowledgement when it is finally taken in. */
+const ACK_MAX_AGE_MS = 3 * 24 * 3600_000;
+
 function customerFacts(db: Db, customerId: number | null): RuleInput['customer'] {
   if (customerId === null) return undefined;
   const row = db.prepare('SELECT tags, vip FROM customers WHERE id = ?').get(customerId) as
@@ -128,7 +131,17 @@ export function createIngestHooks(deps: IngestHookDeps): IngestHooks {
           await applyArf(deps, stored);
       }
       const imported = stored.source.startsWith('import:');
-      if (decision?.autoReply && deps.outbox && deps.renderer && (!imported || deps.acknowledgeImports)) {
+      // Mail written days before it reached mailroom is history (an account connected with
+      // `history: all` or `since`), not a customer waiting for an answer: thanking them now is noise.
+      const history = !imported && stored.sentAt !== null && stored.receivedAt - stored.sentAt > ACK_MAX_AGE_MS;
+      if (decision?.autoReply && history) log.info({ message: stored.id }, 'no acknowledgement for old mail');
+      if (
+        decision?.autoReply &&
+        !history &&
+        deps.outbox &&
+        deps.renderer &&
+        (!imported || deps.acknowledgeImports)
+      ) {
         const clock = getClock(db, stored.conversationId);
         const res = await sendAutoReply(
           { ...deps.outbox, renderer: deps.renderer, config: deps.config },
