@@ -2,7 +2,7 @@
 import { findBinary, SERVERS, type ServerName } from '../test/harness/binaries.ts';
 
 export { startDovecot } from '../test/harness/dovecot.ts';
-export { appendMessages, createImapUser, imapClient } from '../test/harness/imap.ts';
+export { appendMessages, createImapUser, imapClient, waitForLogin } from '../test/harness/imap.ts';
 export { startRedis } from '../test/harness/redis.ts';
 export { startSmtpPeer } from '../test/harness/smtp-peer.ts';
 

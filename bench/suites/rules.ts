@@ -4,20 +4,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/index.ts';
 import { compileRules, evaluate, loadRules, type RuleInput, type RuleSet } from '../../src/rules/index.ts';
+import { rng } from '../lib.ts';
 
 const SAMPLES = 7;
 const MESSAGES = 3000;
-
-// Deterministic PRNG (mulberry32) so every run classifies the same corpus.
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const EN =
   'the order price refund invoice parcel please thanks broken kettle delivery stock quote when where how much my your we you hello team week store customer shipping return payment receipt job press'.split(

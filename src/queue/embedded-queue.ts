@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import { type Clock, type Logger, randomId } from '../lib/index.ts';
 import type { Db } from '../store/index.ts';
 import { backoffDelay, isPermanent, retryLaterDelay } from './retry.ts';
@@ -64,10 +65,43 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
   const pollMs = opts.pollMs ?? 200;
   const retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000;
   const defaultAttempts = opts.defaults?.attempts ?? 8;
-  const me = `w${process.pid}-${randomId(4)}`;
+  // host/pid in the id let a new process on the same machine tell a dead worker's jobs at once.
+  const me = `w${hostname()}/${process.pid}-${randomId(4)}`;
   const bus = new EventEmitter();
   bus.setMaxListeners(0);
   const listeners = new Map<string, JobEvents[]>();
+
+  /**
+   * Jobs a process on this machine held when it died (SIGKILL, OOM, power cut of the process) go
+   * back to waiting now rather than when their lease runs out: a restart resumes at once. The
+   * killed try still counts as an attempt, so a job that crashes its worker cannot loop forever.
+   * Workers on other machines, or whose id says nothing, keep the lease rule.
+   */
+  function releaseJobsOfDeadWorkers(): void {
+    const rows = db
+      .prepare("SELECT DISTINCT worker FROM jobs WHERE state = 'active' AND worker IS NOT NULL")
+      .all() as Array<{
+      worker: string;
+    }>;
+    for (const { worker } of rows) {
+      const m = /^w(.+)\/(\d+)-[A-Za-z0-9_-]+$/.exec(worker);
+      if (!m || m[1] !== hostname() || Number(m[2]) === process.pid || processAlive(Number(m[2]))) continue;
+      const n = db
+        .prepare(
+          `UPDATE jobs SET state = 'waiting', run_at = ?, lease_until = NULL, worker = NULL
+           WHERE worker = ? AND state = 'active'`,
+        )
+        .run(clock.now(), worker).changes;
+      if (n) log.info({ worker, jobs: n }, 'took back the jobs of a worker process that died');
+    }
+  }
+  if (!db.readonly) {
+    try {
+      releaseJobsOfDeadWorkers();
+    } catch (e) {
+      log.warn({ err: e }, 'could not check for jobs of dead workers; their leases will run out');
+    }
+  }
   const workers: Running[] = [];
   const timers: NodeJS.Timeout[] = [];
   let closed = false;
@@ -396,4 +430,14 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
     },
   };
   return queue;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

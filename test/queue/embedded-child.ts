@@ -1,6 +1,6 @@
 /**
  * A worker process for the crash test: queues job order-9, starts it, says so on stderr, then
- * hangs until the test SIGKILLs it. argv: dbFile
+ * hangs until the test SIGKILLs it. argv: dbFile [leaseMs, default 1000]
  */
 import { silentLogger, systemClock } from '../../src/lib/index.ts';
 import { createEmbeddedQueue } from '../../src/queue/index.ts';
@@ -13,7 +13,7 @@ const queue = createEmbeddedQueue({
   db,
   clock: systemClock,
   logger: silentLogger(),
-  leaseMs: 1000,
+  leaseMs: Number(process.argv[3] ?? 1000),
   pollMs: 20,
 });
 queue.work('mail', async (job) => {

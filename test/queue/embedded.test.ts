@@ -154,4 +154,29 @@ describe('embedded queue across a crash', () => {
     expect(reran).toEqual([['order-9', 2]]);
     await until(async () => (await q.counts('mail')).completed === 1);
   }, 60_000);
+
+  it('takes back the jobs of a SIGKILLed worker on this machine at once, without waiting out its lease', async () => {
+    const file = path.join(tempDir(), 'q.sqlite');
+    // A 10-minute lease: only the dead-process check can hand the job back within the test.
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, file, '600000'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    await until(() => stderr.includes('started order-9'), 30_000);
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+
+    const db = openDatabase(file);
+    dbs.push(db);
+    const q = createEmbeddedQueue({ db, clock: systemClock, logger: silentLogger(), pollMs: 20 });
+    opened.push(q);
+    const reran: Array<[string, number]> = [];
+    q.work('mail', async (job: Job) => void reran.push([job.id, job.attempt]));
+    await until(() => reran.length === 1, 20_000);
+    expect(reran).toEqual([['order-9', 2]]);
+  }, 60_000);
 });
