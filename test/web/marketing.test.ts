@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { saveSegment } from '../../src/customers/index.ts';
 import {
   type CampaignRunner,
   createCampaign,
@@ -254,8 +255,22 @@ describe('marketing pages: campaigns', () => {
       await subscribe(w.deps, { slug: 'news', email, name: null, source: 'staff' });
     w.outbox.length = 0;
 
+    // A saved segment is offered with its size now, before anyone sends to it.
+    for (const [email, vip] of [
+      ['vip1@example.com', 1],
+      ['vip2@example.com', 1],
+      ['plain@example.com', 0],
+    ] as const)
+      w.web.db
+        .prepare(
+          'INSERT INTO customers (email, base_email, vip, first_contact_at, last_contact_at, created_at) VALUES (?, ?, ?, 0, 0, 0)',
+        )
+        .run(email, email, vip);
+    saveSegment(w.web.db, 'vips', 'VIP customers', { vip: true }, 0);
+
     const composer = await get(w, who, '/lists-admin/campaigns');
     expect(composer.statusCode).toBe(200);
+    expect(composer.body).toContain('<option value="vips">VIP customers (2)</option>');
     // Thresholds prefilled with the configured defaults (5% bounces, 0.1% complaints); tracking off.
     expect(composer.body).toContain('name="bounceThreshold" inputmode="decimal" required value="5"');
     expect(composer.body).toContain('name="complaintThreshold" inputmode="decimal" required value="0.1"');

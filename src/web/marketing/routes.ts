@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { listSegments } from '../../customers/index.ts';
+import { countSegment, listSegments } from '../../customers/index.ts';
 import { isMailroomError } from '../../lib/index.ts';
 import {
   allLists,
@@ -264,9 +264,10 @@ export function marketingPages(opts: MarketingPagesOptions): FastifyPluginAsync 
       };
     };
 
-    const segmentsOf = (): Array<{ id: string; name: string }> => {
+    // Each segment with its size right now, so a marketer sees who a campaign reaches before sending.
+    const segmentsOf = (): Array<{ id: string; name: string; count: number }> => {
       try {
-        return listSegments(db).map((s) => ({ id: s.id, name: s.name }));
+        return listSegments(db).map((s) => ({ id: s.id, name: s.name, count: countSegment(db, s.id) }));
       } catch {
         return [];
       }
