@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { PROJECT_ROOT } from '../../src/config/index.ts';
-import { evaluate, loadRules, saveDecision } from '../../src/rules/index.ts';
+import { evaluate, loadRules, recordCorrection, saveDecision } from '../../src/rules/index.ts';
 import { migrate, openDatabase } from '../../src/store/index.ts';
 import { tempDir } from '../harness/index.ts';
 import { mail } from './helpers.ts';
@@ -92,5 +92,47 @@ describe('mailroom rules', () => {
     const after = openDatabase(dbFile, { readonly: true });
     expect(after.prepare('SELECT department FROM rule_decisions').get()).toEqual({ department: 'sales' });
     after.close();
+  });
+
+  it('report corrections lists the rules staff override most, with the change they usually make', async () => {
+    const dir = tempDir();
+    const db = openDatabase(path.join(dir, 'mailroom.sqlite'));
+    migrate(db);
+    const now = Date.now();
+    db.prepare(
+      "INSERT INTO customers (id, email, base_email, first_contact_at, last_contact_at, created_at) VALUES (1, 'a@x.example', 'a@x.example', 0, 0, 0)",
+    ).run();
+    db.prepare(
+      "INSERT INTO conversations (id, customer_id, department, created_at, last_message_at) VALUES (1, 1, 'sales', 0, 0)",
+    ).run();
+    const fix = (rule: string, from: string, to: string, at: number) =>
+      recordCorrection(db, {
+        conversationId: 1,
+        field: 'department',
+        oldValue: from,
+        newValue: to,
+        user: 'li',
+        at,
+        rules: [rule],
+      });
+    fix('sales-price', 'sales', 'finance', now - 3_600_000);
+    fix('sales-price', 'sales', 'finance', now - 7_200_000);
+    fix('sales-price', 'sales', 'customer_service', now - 9_000_000);
+    fix('hr-jobs', 'hr', 'pr', now - 3_600_000);
+    fix('hr-jobs', 'hr', 'pr', now - 90 * 86_400_000);
+    db.close();
+
+    const text = await run(['report', 'corrections', '--since', '30d'], { MAILROOM_DATA_DIR: dir });
+    expect(text.code).toBe(0);
+    const lines = text.out.split('\n').filter((l) => /^(sales-price|hr-jobs) /.test(l));
+    expect(lines.map((l) => l.split(/\s{2,}/))).toEqual([
+      ['sales-price', 'department', '3', 'sales -> finance'],
+      ['hr-jobs', 'department', '1', 'hr -> pr'],
+    ]);
+    const json = await run(['report', 'corrections', '--json'], { MAILROOM_DATA_DIR: dir });
+    expect((JSON.parse(json.out) as Array<{ rule: string }>).map((r) => r.rule)).toEqual([
+      'sales-price',
+      'hr-jobs',
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ErrorCodes, MailroomError, systemClock } from '../../lib/index.ts';
+import { mostOverriddenRules, type OverriddenRule } from '../../rules/index.ts';
 import { parseSince, parseUntil, type SlaReport, type SlaReportRow, slaReport } from '../../sla/index.ts';
 import { openDatabase, schemaVersion } from '../../store/index.ts';
 import { type Command, UsageError } from '../command.ts';
@@ -64,16 +65,40 @@ export function formatSlaTable(report: SlaReport): string[] {
   ];
 }
 
+export function formatCorrections(rows: OverriddenRule[], since: number): string[] {
+  const head = `Rules staff overrode since ${new Date(since).toISOString().slice(0, 10)}`;
+  if (rows.length === 0) return [head, '', 'No corrections: staff kept every sorting decision.'];
+  const table = [
+    ['rule', 'field', 'corrections', 'usual change'],
+    ...rows.map((r) => [r.rule, r.field, String(r.corrections), r.usualChange]),
+  ];
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
+  return [
+    head,
+    '',
+    ...table.map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    ),
+  ];
+}
+
 export const report: Command = {
   name: 'report',
-  summary: 'print reports: "report sla" shows response times against the SLA per department and urgency',
-  usage: 'sla [--since 30d] [--until YYYY-MM-DD] [--json]',
+  summary:
+    'print reports: "report sla" shows response times against the SLA; "report corrections" the rules staff override most',
+  usage: 'sla [--since 30d] [--until YYYY-MM-DD] [--json]\ncorrections [--since 30d] [--json]',
   help: [
     'Counts conversations whose first customer message arrived in the period: received, answered,',
     'answered within the SLA (% of those whose outcome is known), median and 90th-percentile time to',
     'the first staff reply, breached; "at risk" is the number of clocks in their warning window now.',
     '--since takes 30d, 12h, 2w or a date; --until a date, included (default: now); dates are in sla.time_zone.',
     '--json prints the same data as JSON.',
+    '',
+    'corrections: the rules whose department or urgency staff changed most often in the period, with',
+    'the change they usually made: the rules to improve first.',
   ].join('\n'),
   options: {
     since: { type: 'string' },
@@ -82,7 +107,8 @@ export const report: Command = {
   },
   async run(ctx) {
     const [kind, ...extra] = ctx.positionals;
-    if (kind !== 'sla' || extra.length > 0) throw new UsageError('expected "mailroom report sla"');
+    if ((kind !== 'sla' && kind !== 'corrections') || extra.length > 0)
+      throw new UsageError('expected "mailroom report sla" or "mailroom report corrections"');
     const config = ctx.config();
     const now = systemClock.now();
     const zone = config.sla.time_zone;
@@ -108,6 +134,12 @@ export const report: Command = {
           ErrorCodes.DB_MIGRATION_FAILED,
           `${file} has no SLA tables yet (schema ${schemaVersion(db)}); run "mailroom migrate"`,
         );
+      if (kind === 'corrections') {
+        const rows = mostOverriddenRules(db, { since });
+        if (ctx.values.json) ctx.out(JSON.stringify(rows, null, 2));
+        else for (const l of formatCorrections(rows, since)) ctx.out(l);
+        return 0;
+      }
       const data = slaReport(db, { since, until, now });
       if (ctx.values.json) ctx.out(JSON.stringify(data, null, 2));
       else for (const l of formatSlaTable(data)) ctx.out(l);
