@@ -133,7 +133,8 @@ export function createIngestHooks(deps: IngestHookDeps): IngestHooks {
       const imported = stored.source.startsWith('import:');
       // Mail written days before it reached mailroom is history (an account connected with
       // `history: all` or `since`), not a customer waiting for an answer: thanking them now is noise.
-      const history = !imported && stored.sentAt !== null && stored.receivedAt - stored.sentAt > ACK_MAX_AGE_MS;
+      const history =
+        !imported && stored.sentAt !== null && stored.receivedAt - stored.sentAt > ACK_MAX_AGE_MS;
       if (decision?.autoReply && history) log.info({ message: stored.id }, 'no acknowledgement for old mail');
       if (
         decision?.autoReply &&
