@@ -172,11 +172,11 @@ async function twoShops(rewrite?: (raw: string) => string) {
   return { a, b, boxA, boxB, peerA, peerB, relay: r };
 }
 
-/** A person at one shop writing to the other from the shared support address. */
+/** A person at one shop writing to the other from the shared support address, today (older mail gets no acknowledgement). */
 function personal(from: string, to: string, subject: string, id: string): string {
   return (
     `From: ${from}\r\nTo: ${to}\r\nSubject: ${subject}\r\nMessage-ID: <${id}>\r\n` +
-    `Date: Mon, 5 Jan 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n` +
+    `Date: ${new Date().toUTCString()}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n` +
     'Hello, could you tell us when the next delivery of green tea is due?\r\n'
   );
 }
@@ -253,7 +253,7 @@ function dsn(kind: 'rfc3464-exchange' | 'qmail-text', mail: ReceivedMail, rcpt: 
       `To: ${mail.from}`,
       'Subject: failure notice',
       `Message-ID: <bounce-${n}@mx.customer.example>`,
-      'Date: Mon, 5 Jan 2026 10:05:00 +0000',
+      `Date: ${new Date().toUTCString()}`,
       '',
       "Hi. This is the qmail-send program at mx.customer.example. I'm afraid I wasn't able to deliver your message.",
       '',
@@ -272,7 +272,7 @@ function dsn(kind: 'rfc3464-exchange' | 'qmail-text', mail: ReceivedMail, rcpt: 
     `To: ${mail.from}`,
     'Subject: Undeliverable: your message',
     `Message-ID: <ndr-${n}@customer.example>`,
-    'Date: Mon, 5 Jan 2026 10:05:00 +0000',
+    `Date: ${new Date().toUTCString()}`,
     'MIME-Version: 1.0',
     'Content-Type: multipart/report; report-type=delivery-status; boundary="NDR"',
     '',
