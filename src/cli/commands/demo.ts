@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { ALL_ROLES, createApp } from '../../app.ts';
 import type { Config } from '../../config/index.ts';
+import { createLogger } from '../../lib/index.ts';
 import type { Command } from '../command.ts';
 import { startMailCatcher } from '../demo/catcher.ts';
 import { caughtMailPage } from '../demo/caught-mail-page.ts';
@@ -17,7 +18,8 @@ export const demo: Command = {
     'demo data never mixes with real mail. It imports sample customer mail in English, Simplified and Traditional Chinese',
     '(sorted by the shipped rules, with SLA clocks and acknowledgements), places an order (its',
     'confirmation goes out) and sends a newsletter. Outgoing mail goes to an in-process SMTP',
-    'catcher, never to the internet; see it at /demo/mail.',
+    'catcher, never to the internet; see it at /demo/mail. Logs show warnings only unless',
+    'MAILROOM_LOG_LEVEL is set.',
   ].join('\n'),
   async run(ctx) {
     const base = ctx.config();
@@ -37,9 +39,12 @@ export const demo: Command = {
         blobDir: path.join(dataDir, 'blobs'),
       },
     };
+    // The demo's own lines (URL, login) are what a newcomer needs to see: JSON logs only for
+    // warnings, unless MAILROOM_LOG_LEVEL asks for more.
+    const logger = process.env.MAILROOM_LOG_LEVEL ? ctx.logger() : createLogger({ level: 'warn' });
     const app = await createApp({
       config,
-      logger: ctx.logger(),
+      logger,
       acknowledgeImports: true,
       staffPlugins: [
         { prefix: '/demo/mail', roles: ['admin', 'agent', 'marketer'], plugin: caughtMailPage(catcher) },
