@@ -18,7 +18,7 @@ import {
   suppressionReason,
 } from '../../src/lists/index.ts';
 import { setupLists, type TestLists } from './helpers.ts';
-import { memoryQueue } from './memory-queue.ts';
+import { testQueue } from './test-queue.ts';
 
 const CORPUS = path.resolve(PROJECT_ROOT, '../shared/corpora/bounces');
 const ARF_DIR = path.join(CORPUS, 'cfortune-PHP-Bounce-Handler/eml');
@@ -93,7 +93,7 @@ describe.skipIf(readdirSync(CORPUS, { withFileTypes: true }).length === 0)('boun
     const { t, list } = world({ thresholdMinSample: 10, ratePerSecond: 1000, perDomainPerSecond: 1000 });
     for (let i = 0; i < 40; i++)
       await subscribe(t.deps, { slug: 'news', email: `b${i}@example.com`, source: 'staff' });
-    const queue = memoryQueue();
+    const queue = testQueue();
     const runner = createCampaignRunner({ deps: t.deps, queue });
     const c = createCampaign(t.db, { name: 'Spring', listIds: [list.id], template: 'n', subject: 'S' }, 1);
     startCampaign(t.db, c.id, t.clock.now());
@@ -163,7 +163,7 @@ describe.skipIf(readdirSync(CORPUS, { withFileTypes: true }).length === 0)('boun
     const { t, list } = world({ thresholdMinSample: 10, ratePerSecond: 1000, perDomainPerSecond: 1000 });
     for (let i = 0; i < 30; i++)
       await subscribe(t.deps, { slug: 'news', email: `k${i}@example.com`, source: 'staff' });
-    const queue = memoryQueue();
+    const queue = testQueue();
     const runner = createCampaignRunner({ deps: t.deps, queue });
     runner.work();
     const c = createCampaign(t.db, { name: 'Autumn', listIds: [list.id], template: 'n', subject: 'S' }, 1);

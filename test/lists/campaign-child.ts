@@ -8,7 +8,7 @@ import { silentLogger, systemClock } from '../../src/lib/index.ts';
 import { createCampaignRunner, getCampaign } from '../../src/lists/index.ts';
 import { openDatabase } from '../../src/store/index.ts';
 import { SECRET, testRender } from './helpers.ts';
-import { memoryQueue } from './memory-queue.ts';
+import { testQueue } from './test-queue.ts';
 
 const [dbFile, port, campaignId] = process.argv.slice(2);
 const db = openDatabase(dbFile as string);
@@ -18,7 +18,7 @@ const transport = nodemailer.createTransport({
   secure: false,
   pool: true,
 });
-const queue = memoryQueue({ retryDelayMs: 3000 });
+const queue = testQueue({ retryDelayMs: 3000 });
 const runner = createCampaignRunner({
   deps: {
     db,

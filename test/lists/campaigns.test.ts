@@ -18,7 +18,7 @@ import {
   unsubscribeLinks,
 } from '../../src/lists/index.ts';
 import { setupLists, type TestLists } from './helpers.ts';
-import { memoryQueue } from './memory-queue.ts';
+import { testQueue } from './test-queue.ts';
 
 let cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -100,7 +100,7 @@ describe('campaigns', () => {
   it('sends each recipient once with List-Unsubscribe, one-click, VERP and a visible link', async () => {
     const { t, news } = world();
     for (let i = 0; i < 12; i++) await join(t, 'news', `p${i}@example.com`, `P${i}`);
-    const queue = memoryQueue();
+    const queue = testQueue();
     const runner = createCampaignRunner({ deps: t.deps, queue });
     runner.work();
     const c = createCampaign(t.db, { name: 'N', listIds: [news.id], template: 'news', subject: 'Hello' }, 1);
@@ -127,7 +127,7 @@ describe('campaigns', () => {
     for (let i = 0; i < 6; i++) await join(t, 'news', `a${i}@one.example`);
     for (let i = 0; i < 6; i++) await join(t, 'news', `b${i}@two.example`);
     for (let i = 0; i < 6; i++) await join(t, 'news', `c${i}@three.example`);
-    const queue = memoryQueue();
+    const queue = testQueue();
     const c = createCampaign(t.db, { name: 'N', listIds: [news.id], template: 'n', subject: 'S' }, 1);
     startCampaign(t.db, c.id, t.clock.now());
     const runner = createCampaignRunner({ deps: t.deps, queue });
@@ -146,7 +146,7 @@ describe('campaigns', () => {
   it('an unsubscribe during the campaign stops the mail to that person', async () => {
     const { t, news } = world();
     for (const e of ['x@example.com', 'y@example.com']) await join(t, 'news', e);
-    const queue = memoryQueue();
+    const queue = testQueue();
     const runner = createCampaignRunner({ deps: t.deps, queue });
     const c = createCampaign(t.db, { name: 'N', listIds: [news.id], template: 'n', subject: 'S' }, 1);
     startCampaign(t.db, c.id, t.clock.now());
@@ -167,7 +167,7 @@ describe('campaigns', () => {
   it('pause holds sends, resume continues, cancel skips the rest; schedule waits for its time', async () => {
     const { t, news } = world();
     for (let i = 0; i < 4; i++) await join(t, 'news', `q${i}@example.com`);
-    const queue = memoryQueue();
+    const queue = testQueue();
     const runner = createCampaignRunner({ deps: t.deps, queue });
     const c = createCampaign(t.db, { name: 'N', listIds: [news.id], template: 'n', subject: 'S' }, 1);
     scheduleCampaign(t.db, c.id, t.clock.now() + 3600_000, t.clock.now());
@@ -194,7 +194,7 @@ describe('campaigns', () => {
   it('test send goes only to the given addresses, marked [TEST]', async () => {
     const { t, news } = world();
     await join(t, 'news', 'real@example.com');
-    const runner = createCampaignRunner({ deps: t.deps, queue: memoryQueue() });
+    const runner = createCampaignRunner({ deps: t.deps, queue: testQueue() });
     const c = createCampaign(t.db, { name: 'N', listIds: [news.id], template: 'n', subject: 'Sale' }, 1);
     expect(await runner.testSend(c.id, ['boss@shop.example.com'])).toBe(1);
     expect(t.outbox.map((m) => [m.to, m.subject])).toEqual([['boss@shop.example.com', '[TEST] Sale']]);

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createCampaignRunner } from '../../src/lists/index.ts';
 import { listsMarketerRoutes } from '../../src/web/lists/index.ts';
 import { setupLists, type TestLists } from './helpers.ts';
-import { memoryQueue } from './memory-queue.ts';
+import { testQueue } from './test-queue.ts';
 
 let open: Array<{ close(): unknown }> = [];
 afterEach(async () => {
@@ -13,7 +13,7 @@ afterEach(async () => {
 
 async function server(t: TestLists) {
   const app = Fastify();
-  const runner = createCampaignRunner({ deps: t.deps, queue: memoryQueue() });
+  const runner = createCampaignRunner({ deps: t.deps, queue: testQueue() });
   await app.register(listsMarketerRoutes, { prefix: '/api/marketing', lists: t.deps, runner });
   open.push(app, t.db);
   return app;

@@ -20,7 +20,7 @@ import {
 import { createTemplateRenderer } from '../../src/outbound/index.ts';
 import { listsPublicRoutes, PIXEL_GIF } from '../../src/web/lists/index.ts';
 import { setupLists, type TestLists } from './helpers.ts';
-import { memoryQueue } from './memory-queue.ts';
+import { testQueue } from './test-queue.ts';
 
 const TEA = 'https://example.org/tea?x=1&y=2';
 
@@ -64,7 +64,7 @@ async function world(opts: { tracking?: boolean; render?: RenderFn; people?: Arr
 }
 
 async function runCampaign(t: TestLists, id: number): Promise<void> {
-  const queue = memoryQueue();
+  const queue = testQueue();
   const runner = createCampaignRunner({ deps: t.deps, queue });
   runner.work();
   startCampaign(t.db, id, t.clock.now());

@@ -13,7 +13,7 @@ import {
 } from '../../src/lists/index.ts';
 import { marketingPages, newsletterTemplates } from '../../src/web/marketing/index.ts';
 import { setupLists } from '../lists/helpers.ts';
-import { memoryQueue } from '../lists/memory-queue.ts';
+import { testQueue } from '../lists/test-queue.ts';
 import { addUser, type LoggedIn, login, makeWeb, postForm, type TestWeb } from './helpers.ts';
 
 interface World {
@@ -21,7 +21,7 @@ interface World {
   app: FastifyInstance;
   deps: ListsDeps;
   runner: CampaignRunner;
-  queue: ReturnType<typeof memoryQueue>;
+  queue: ReturnType<typeof testQueue>;
   outbox: Array<{ to: string; subject: string }>;
 }
 
@@ -52,7 +52,7 @@ async function world(): Promise<World> {
   });
   const lists = setupLists({ db: web.db, clock: web.clock });
   lists.db.close(); // setupLists' own in-memory database is not used: the web's is.
-  const queue = memoryQueue();
+  const queue = testQueue();
   const runner = createCampaignRunner({ deps: lists.deps, queue });
   runner.work();
   holder.deps = lists.deps;
