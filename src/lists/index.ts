@@ -1,4 +1,5 @@
 export { type ArfReport, parseArf } from './arf.ts';
+export { setBlocklisted } from './blocklist.ts';
 export {
   applyArfReport,
   applyBounce,

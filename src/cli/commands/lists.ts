@@ -8,6 +8,7 @@ import {
   exportListCsv,
   importCsv,
   type ListsDeps,
+  setBlocklisted,
 } from '../../lists/index.ts';
 import { type Db, listMigrations, migrate, openDatabase } from '../../store/index.ts';
 import { type Command, UsageError } from '../command.ts';
@@ -43,7 +44,7 @@ function offlineDeps(db: Db): ListsDeps {
 
 export const listsCommand: Command = {
   name: 'lists',
-  summary: 'mailing lists: create, list, import/export CSV, export or erase one address',
+  summary: 'mailing lists: create, list, import/export CSV, export, erase or block one address',
   usage: [
     'create SLUG --name NAME --wording TEXT [--single] [--private] [--welcome]',
     'ls',
@@ -51,6 +52,7 @@ export const listsCommand: Command = {
     'export SLUG [--out FILE.csv]',
     'export-address EMAIL',
     'erase EMAIL',
+    'block EMAIL | unblock EMAIL',
   ].join('\n'),
   options: {
     name: { type: 'string' },
@@ -68,6 +70,7 @@ export const listsCommand: Command = {
     'attributes). From the command line only people who confirmed elsewhere can be imported, with the',
     'wording they agreed to; imports that need confirmation mails go through the web UI.',
     'erase: removes the address from every list and keeps only its SHA-256, so it is never mailed again.',
+    'block: no list mail to the address and no new sign-up, on every list; unblock lifts it.',
   ].join('\n'),
   async run(ctx) {
     const [sub, arg, file, ...extra] = ctx.positionals;
@@ -153,8 +156,19 @@ export const listsCommand: Command = {
         ctx.out(`${arg} erased from the lists; only its hash is kept so it is never mailed again`);
         return 0;
       }
+      case 'block':
+      case 'unblock': {
+        if (!arg) throw new UsageError(`${sub} needs EMAIL`);
+        withDb(dbFile(), (db) => setBlocklisted({ db, clock: systemClock }, arg, sub === 'block'));
+        ctx.out(
+          sub === 'block'
+            ? `${arg} blocklisted: no list mail, no new sign-up`
+            : `${arg} no longer blocklisted`,
+        );
+        return 0;
+      }
       default:
-        throw new UsageError('expected create, ls, import, export, export-address or erase');
+        throw new UsageError('expected create, ls, import, export, export-address, erase, block or unblock');
     }
   },
 };
