@@ -11,5 +11,5 @@ export function writerLocale(p: Pick<ParsedMessage, 'headers' | 'subject' | 'tex
   if (/^zh-(tw|hk|mo|hant)\b/.test(declared)) return 'zh-TW';
   if (/^zh(-(cn|sg|hans))?\b/.test(declared)) return 'zh-CN';
   if (/^en\b/.test(declared)) return 'en';
-  return chineseScriptOf(`${p.subject}\n${(p.text ?? '').slice(0, 20_000)}`);
+  return chineseScriptOf(`${p.subject}\n${(p.text ?? '').slice(0, 4_000)}`);
 }

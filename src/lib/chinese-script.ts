@@ -64,6 +64,7 @@ const HAN = /\p{Script=Han}/u;
  * The Chinese script a text is written in, judged from its characters: 'zh-TW' when Traditional-only
  * forms outnumber Simplified-only ones, 'zh-CN' for the reverse, null when the text has too little
  * Chinese to tell (under 4 Han characters, or under a fifth of its letters) or the two are level.
+ * The first 4,000 characters are enough to tell, and keep this cheap on every inbound mail.
  */
 export function chineseScriptOf(text: string): 'zh-CN' | 'zh-TW' | null {
   const t = traditionalToSimplifiedTable();
@@ -72,7 +73,7 @@ export function chineseScriptOf(text: string): 'zh-CN' | 'zh-TW' | null {
   let letters = 0;
   let traditional = 0;
   let simplified = 0;
-  for (const ch of text.slice(0, 20_000)) {
+  for (const ch of text.slice(0, 4_000)) {
     const c = ch.charCodeAt(0);
     if (ch.length === 1 && c >= 0x3400 && HAN.test(ch)) {
       han++;
