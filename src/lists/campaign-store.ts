@@ -128,6 +128,18 @@ export function cancelCampaign(db: Db, id: number, at: number): void {
   }).immediate();
 }
 
+/** The marketer's state changes by name, as the web routes take them. */
+export type CampaignStateAction = 'start' | 'pause' | 'resume' | 'cancel';
+export const CAMPAIGN_STATE_ACTIONS: readonly CampaignStateAction[] = ['start', 'pause', 'resume', 'cancel'];
+
+export function changeCampaignState(db: Db, id: number, action: CampaignStateAction, at: number): void {
+  ({ start: startCampaign, pause: pauseCampaign, resume: resumeCampaign, cancel: cancelCampaign })[action](
+    db,
+    id,
+    at,
+  );
+}
+
 export interface CampaignProgress {
   status: CampaignStatus;
   total: number;

@@ -20,11 +20,14 @@ export {
 } from './campaign-runner.ts';
 export { buildCampaignMail, type SendOutcome, sendOne, testSend } from './campaign-send.ts';
 export {
+  CAMPAIGN_STATE_ACTIONS,
   type CampaignInput,
   type CampaignProgress,
   type CampaignRow,
+  type CampaignStateAction,
   type CampaignStatus,
   cancelCampaign,
+  changeCampaignState,
   checkThresholds,
   createCampaign,
   getCampaign,

@@ -7,6 +7,8 @@ export interface RedisInfo {
 }
 
 export interface RunningRedis extends RedisInfo {
+  /** Starts it again (same port; same data when durable) after stop(). */
+  start(): Promise<void>;
   stop(): Promise<void>;
   restart(): Promise<void>;
 }
@@ -34,8 +36,12 @@ async function ping(port: number): Promise<void> {
   throw new Error(`redis-server on port ${port} did not answer PING`);
 }
 
-/** redis-server in the foreground, no persistence, noeviction as BullMQ requires. */
-export async function startRedis(bin: string): Promise<RunningRedis> {
+/**
+ * redis-server in the foreground, noeviction as BullMQ requires. No persistence, unless durableDir
+ * is given: then an append-only file fsynced on every write, as production Redis for BullMQ should
+ * run, so a restart keeps the data (tests that prove nothing is lost across one need that).
+ */
+export async function startRedis(bin: string, opts: { durableDir?: string } = {}): Promise<RunningRedis> {
   const port = await freePort();
   let child: ChildProcess | null = null;
   const launch = async () => {
@@ -48,8 +54,9 @@ export async function startRedis(bin: string): Promise<RunningRedis> {
         '127.0.0.1',
         '--save',
         '',
-        '--appendonly',
-        'no',
+        ...(opts.durableDir
+          ? ['--dir', opts.durableDir, '--appendonly', 'yes', '--appendfsync', 'always']
+          : ['--appendonly', 'no']),
         '--maxmemory-policy',
         'noeviction',
       ],
@@ -74,6 +81,7 @@ export async function startRedis(bin: string): Promise<RunningRedis> {
       await stopChild();
       await launch();
     },
+    start: launch,
     stop: stopChild,
   };
 }

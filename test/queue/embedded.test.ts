@@ -128,27 +128,35 @@ describe('embedded queue on a hand-set clock', () => {
 
 const CHILD = path.join(import.meta.dirname, 'embedded-child.ts');
 
+/**
+ * A worker process (embedded-child.ts, with the given lease) starts job order-9 and is SIGKILLed
+ * mid-job; then a fresh queue on the same file works the mail queue. Returns what it ran.
+ */
+async function rerunAfterKill(leaseMs?: number): Promise<{ q: JobQueue; reran: Array<[string, number]> }> {
+  const file = path.join(tempDir(), 'q.sqlite');
+  const args = ['--import', 'tsx', CHILD, file, ...(leaseMs ? [String(leaseMs)] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  await until(() => stderr.includes('started order-9'), 30_000);
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+
+  const db = openDatabase(file);
+  dbs.push(db);
+  const q = createEmbeddedQueue({ db, clock: systemClock, logger: silentLogger(), pollMs: 20 });
+  opened.push(q);
+  const reran: Array<[string, number]> = [];
+  q.work('mail', async (job: Job) => void reran.push([job.id, job.attempt]));
+  return { q, reran };
+}
+
 describe('embedded queue across a crash', () => {
   it('runs a job again after the lease of a SIGKILLed worker runs out', async () => {
-    const file = path.join(tempDir(), 'q.sqlite');
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, file], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    await until(() => stderr.includes('started order-9'), 30_000);
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-
-    const db = openDatabase(file);
-    dbs.push(db);
-    const q = createEmbeddedQueue({ db, clock: systemClock, logger: silentLogger(), pollMs: 20 });
-    opened.push(q);
-    const reran: Array<[string, number]> = [];
-    q.work('mail', async (job: Job) => void reran.push([job.id, job.attempt]));
+    const { q, reran } = await rerunAfterKill();
     await until(() => reran.length === 1, 30_000);
     // The killed try counts: this is the second attempt of the same job.
     expect(reran).toEqual([['order-9', 2]]);
@@ -156,26 +164,8 @@ describe('embedded queue across a crash', () => {
   }, 60_000);
 
   it('takes back the jobs of a SIGKILLed worker on this machine at once, without waiting out its lease', async () => {
-    const file = path.join(tempDir(), 'q.sqlite');
     // A 10-minute lease: only the dead-process check can hand the job back within the test.
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, file, '600000'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    await until(() => stderr.includes('started order-9'), 30_000);
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-
-    const db = openDatabase(file);
-    dbs.push(db);
-    const q = createEmbeddedQueue({ db, clock: systemClock, logger: silentLogger(), pollMs: 20 });
-    opened.push(q);
-    const reran: Array<[string, number]> = [];
-    q.work('mail', async (job: Job) => void reran.push([job.id, job.attempt]));
+    const { reran } = await rerunAfterKill(600_000);
     await until(() => reran.length === 1, 20_000);
     expect(reran).toEqual([['order-9', 2]]);
   }, 60_000);

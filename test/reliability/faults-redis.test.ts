@@ -13,8 +13,8 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { silentLogger } from '../../src/lib/index.ts';
 import { createBullmqQueue, type JobQueue } from '../../src/queue/index.ts';
-import { binary, startSmtpPeer, tempDir } from '../harness/index.ts';
-import { type DurableRedis, startDurableRedis, until } from '../queue/helpers.ts';
+import { binary, type RunningRedis, startRedis, startSmtpPeer, tempDir } from '../harness/index.ts';
+import { until } from '../queue/helpers.ts';
 import { duplicates, messageIdOf, sleep, tally, withDb, writeConfig } from './crash-kit.ts';
 
 const redisBin = binary('redis');
@@ -24,8 +24,8 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => {});
 });
 
-async function durableRedis(): Promise<DurableRedis> {
-  const r = await startDurableRedis(redisBin as string, tempDir());
+async function durableRedis(): Promise<RunningRedis> {
+  const r = await startRedis(redisBin as string, { durableDir: tempDir() });
   cleanup.push(() => r.stop());
   return r;
 }

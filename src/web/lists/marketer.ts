@@ -2,8 +2,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isMailroomError } from '../../lib/index.ts';
 import {
   allLists,
+  CAMPAIGN_STATE_ACTIONS,
   type CampaignRunner,
-  cancelCampaign,
+  changeCampaignState,
   createCampaign,
   createList,
   eraseAddress,
@@ -14,12 +15,9 @@ import {
   type ListsDeps,
   listCampaigns,
   listNotices,
-  pauseCampaign,
   progress,
-  resumeCampaign,
   scheduleCampaign,
   settingsOf,
-  startCampaign,
 } from '../../lists/index.ts';
 
 export interface ListsMarketerOptions {
@@ -182,40 +180,31 @@ export async function listsMarketerRoutes(app: FastifyInstance, opts: ListsMarke
       const id = Number(req.params.id);
       const b = req.body ?? {};
       try {
-        switch (req.params.action) {
-          case 'start':
-            startCampaign(db, id, now());
-            break;
-          case 'schedule': {
-            const at = Date.parse(str(b, 'at') ?? '');
-            if (Number.isNaN(at)) {
-              reply.code(400);
-              return { error: 'VALIDATION', message: 'schedule needs "at" as an ISO date-time' };
+        const state = CAMPAIGN_STATE_ACTIONS.find((a) => a === req.params.action);
+        if (state) changeCampaignState(db, id, state, now());
+        else
+          switch (req.params.action) {
+            case 'schedule': {
+              const at = Date.parse(str(b, 'at') ?? '');
+              if (Number.isNaN(at)) {
+                reply.code(400);
+                return { error: 'VALIDATION', message: 'schedule needs "at" as an ISO date-time' };
+              }
+              scheduleCampaign(db, id, at, now());
+              break;
             }
-            scheduleCampaign(db, id, at, now());
-            break;
-          }
-          case 'pause':
-            pauseCampaign(db, id, now());
-            break;
-          case 'resume':
-            resumeCampaign(db, id, now());
-            break;
-          case 'cancel':
-            cancelCampaign(db, id, now());
-            break;
-          case 'test': {
-            if (!opts.runner) {
-              reply.code(503);
-              return { error: 'UNAVAILABLE', message: 'test sends need the send workers' };
+            case 'test': {
+              if (!opts.runner) {
+                reply.code(503);
+                return { error: 'UNAVAILABLE', message: 'test sends need the send workers' };
+              }
+              const to = Array.isArray(b.to) ? (b.to as unknown[]).map(String).slice(0, 20) : [];
+              return { sent: await opts.runner.testSend(id, to) };
             }
-            const to = Array.isArray(b.to) ? (b.to as unknown[]).map(String).slice(0, 20) : [];
-            return { sent: await opts.runner.testSend(id, to) };
+            default:
+              reply.code(404);
+              return { error: 'NOT_FOUND', message: `unknown action ${req.params.action}` };
           }
-          default:
-            reply.code(404);
-            return { error: 'NOT_FOUND', message: `unknown action ${req.params.action}` };
-        }
         return { progress: progress(db, id) };
       } catch (e) {
         return fail(reply, e);

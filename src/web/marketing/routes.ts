@@ -3,10 +3,11 @@ import { countSegment, listSegments } from '../../customers/index.ts';
 import { isMailroomError } from '../../lib/index.ts';
 import {
   allLists,
+  CAMPAIGN_STATE_ACTIONS,
   type CampaignProgress,
   type CampaignRow,
   type CampaignRunner,
-  cancelCampaign,
+  changeCampaignState,
   createCampaign,
   createList,
   eraseAddress,
@@ -17,12 +18,9 @@ import {
   type ListsDeps,
   listCampaigns,
   listNotices,
-  pauseCampaign,
   progress,
-  resumeCampaign,
   scheduleCampaign,
   settingsOf,
-  startCampaign,
 } from '../../lists/index.ts';
 import { csrfFrom } from '../auth/guard.ts';
 import { safeEqual } from '../auth/sessions.ts';
@@ -361,25 +359,15 @@ export function marketingPages(opts: MarketingPagesOptions): FastifyPluginAsync 
       if (!Number.isInteger(id) || !ACTIONS.includes(action)) return message(req, reply, 404, 'not_found');
       const b = req.body;
       try {
+        const state = CAMPAIGN_STATE_ACTIONS.find((a) => a === action);
+        if (state) changeCampaignState(db, id, state, now());
         switch (action) {
-          case 'start':
-            startCampaign(db, id, now());
-            break;
           case 'schedule': {
             const at = parseUtcLocal(field(b, 'at'));
             if (at === null) throw new FormProblem(tr(req, 'mk_bad_time'));
             scheduleCampaign(db, id, at, now());
             break;
           }
-          case 'pause':
-            pauseCampaign(db, id, now());
-            break;
-          case 'resume':
-            resumeCampaign(db, id, now());
-            break;
-          case 'cancel':
-            cancelCampaign(db, id, now());
-            break;
           case 'test': {
             if (!opts.runner) throw new FormProblem(tr(req, 'mk_test_unavailable'));
             const to = field(b, 'to')
