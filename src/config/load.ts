@@ -68,9 +68,17 @@ export function formatPath(p: ReadonlyArray<PropertyKey>): string {
   return out || '(top level)';
 }
 
+/** JSON-quoted, with the characters JSON leaves raw but people cannot see (C1, U+2028/9) escaped. */
+function quote(value: string): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') return quote(value);
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';

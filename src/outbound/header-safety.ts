@@ -3,15 +3,17 @@ import { ErrorCodes, MailroomError } from '../lib/index.ts';
 /**
  * Header values built from data (customer names, subjects, template output) must never end a
  * header line early: a CR or LF would let the data add a Bcc or a body of its own (header
- * injection). NUL and other C0 controls break parsers, and U+0085/U+2028/U+2029 are line breaks
- * to some clients. Free text has them turned into spaces (tabs too) or removed; addresses, which
- * have no harmless reading, are rejected.
+ * injection). NUL and other C0/C1 controls break parsers, and U+0085/U+2028/U+2029 are line
+ * breaks to some clients. Free text has them turned into spaces (tabs too) or removed; addresses,
+ * which have no harmless reading, are rejected. This is the data side; config values that reach a
+ * header (mail.from, mail.domain, Reply-To ...) are refused at load instead (src/config/schema.ts),
+ * so a typo there is reported once at start-up rather than silently changed or failing every send.
  */
 
-// C0 controls, DEL, C1 NEL and the Unicode line/paragraph separators.
+// C0 controls, DEL, C1 controls (NEL among them) and the Unicode line/paragraph separators.
 const LINE_BREAKS = /[\r\n\u0085\u2028\u2029]+/g;
-const CONTROLS = /[\u0000-\u001f\u007f\u0085\u2028\u2029]/;
-const CONTROLS_G = /[\u0000-\u001f\u007f\u0085\u2028\u2029]/g;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROLS_G = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 export function stripHeaderControls(value: string): string {
   return value.replace(LINE_BREAKS, ' ').replace(/\t/g, ' ').replace(CONTROLS_G, '');
@@ -41,11 +43,15 @@ export function safeDisplayName(value: string | null | undefined): string | unde
   return v === '' ? undefined : v;
 }
 
-/** `Name <user@domain>` or a bare address, split and checked. */
+/**
+ * `Name <user@domain>` or a bare address, split and checked. The name may hold any character
+ * (`[\s\S]`, not `.`: JS's `.` stops at U+2028/U+2029, so a name holding one fell through to the
+ * bare-address check and every send failed); safeDisplayName then strips what cannot go in a header.
+ */
 export function parseMailbox(value: string, what = 'address'): { name?: string; address: string } {
-  const m = /^\s*(.*?)\s*<([^<>]*)>\s*$/.exec(value);
+  const m = /^\s*([\s\S]*?)\s*<([^<>]*)>\s*$/.exec(value);
   if (!m) return { address: safeAddress(value, what) };
-  const name = safeDisplayName((m[1] ?? '').replace(/^"(.*)"$/, '$1'));
+  const name = safeDisplayName((m[1] ?? '').replace(/^"([\s\S]*)"$/, '$1'));
   return { ...(name ? { name } : {}), address: safeAddress(m[2] ?? '', what) };
 }
 

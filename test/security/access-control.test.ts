@@ -30,7 +30,7 @@ import {
  */
 const PUBLIC: Record<string, string> = {
   'GET /login': 'the sign-in form',
-  'POST /login': 'signing in: double-submit CSRF cookie, throttled per address and user name',
+  'POST /login': 'signing in: double-submit CSRF cookie, throttled per address and per address + user name',
   'GET /healthz': 'load-balancer check; answers ok or error only',
   'GET /metrics': 'Prometheus scrape (scrapers carry no session): aggregate counts only',
   'GET /static/*': 'the stylesheet and the one script file',

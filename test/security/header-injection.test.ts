@@ -14,6 +14,8 @@ import { addStaff, type FullApp, type LoggedIn, login, postForm, startFullApp } 
  * CR/LF/NUL/...), template data used in a subject, list names (subject and List-Id), campaign names
  * and subjects, the From name of the config and the departments' Reply-To. Each mail goes the real
  * way (outbox, queue, send worker, SMTP) to a real SMTP server, whose received bytes are parsed.
+ * Config values holding a separator are refused at start-up (last test; every key in
+ * config-header-values.test.ts), so the config's From name here is hostile text without one.
  */
 const SEPARATORS: Record<string, string> = {
   CR: '\r',
@@ -44,7 +46,7 @@ const EXPECTED_HEADERS: Record<string, string[]> = {
   ],
 };
 
-const FROM_NAME = `Lotus Tea House\u0085Bcc: victim@attacker.example`;
+const FROM_NAME = 'Lotus Tea House Bcc: victim@attacker.example';
 const departments = ['sales', 'customer_service', 'pr', 'hr', 'finance']
   .map((d) => `    ${d}: { reply_to: ${d.replace('_', '-')}@shop.example }`)
   .join('\n');
@@ -264,12 +266,14 @@ describe('header injection in outgoing mail', () => {
     expect(new Set(seen).size).toBe(expectedMail.length);
   });
 
-  it('a department Reply-To or escalation address with a line break in the config is refused at start-up', () => {
+  it('a From name, department Reply-To or escalation address with a line break in the config is refused at start-up', () => {
     for (const [name, sep] of Object.entries(SEPARATORS)) {
       const address = JSON.stringify(`sales@shop.example${sep}Bcc: v@attacker.example`);
+      const from = JSON.stringify(`Lotus Tea House${sep}Bcc: v@attacker.example <support@shop.example>`);
       for (const yaml of [
         `mail:\n  departments:\n    sales: { reply_to: ${address} }\n`,
         `mail:\n  departments:\n    sales: { escalation: ${address} }\n`,
+        `mail:\n  from: ${from}\n`,
       ]) {
         const dir = mkdtempSync(path.join(os.tmpdir(), 'mailroom-hdr-config-'));
         try {

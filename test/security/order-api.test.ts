@@ -1,13 +1,15 @@
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPLAY_WINDOW_MS, signBody } from '../../src/web/api/index.ts';
+import { REPLAY_WINDOW_MS, signRequest } from '../../src/web/api/index.ts';
 import { API_KEY, dbFingerprint, type FullApp, startFullApp } from './helpers.ts';
 
 /**
- * The order API as the running app serves it (API key + HMAC over "<timestamp>.<raw body>").
+ * The order API as the running app serves it (API key + HMAC over
+ * "<timestamp>\n<METHOD>\n<path>\n<raw body>").
  * test/web-api/orders-api.test.ts already refuses an all-zero signature, a wrong key, a body changed
  * after signing and a timestamp 301 s old; this file adds the cases around them: the future side of
  * the window, malformed and missing headers, a fresh timestamp on an old signature, a signature
- * replayed against another order, and that nothing unsigned is parsed or stored.
+ * replayed against another order or endpoint, and that nothing unsigned is parsed or stored.
  */
 
 let f: FullApp;
@@ -25,10 +27,14 @@ function send(
   const key = headers.key === undefined ? API_KEY : headers.key;
   if (key !== null) h['x-api-key'] = key;
   if (ts !== null) h['x-mailroom-timestamp'] = ts;
-  const sig = headers.sig === undefined ? signBody(API_KEY, ts ?? '', raw) : headers.sig;
+  const sig = headers.sig === undefined ? sign(API_KEY, ts ?? '', url, raw) : headers.sig;
   if (sig !== null) h['x-mailroom-signature'] = sig;
   return f.web.inject({ method: 'POST', url, headers: h, payload: raw });
 }
+
+/** A signature as a shop's client makes it, for a POST to `path`. */
+const sign = (secret: string, ts: string, path: string, raw: string) =>
+  signRequest(secret, { timestamp: ts, method: 'POST', path, rawBody: raw });
 
 beforeAll(async () => {
   f = await startFullApp();
@@ -72,7 +78,8 @@ describe('order API signatures and timestamps', () => {
   it('refuses missing and malformed timestamp, key and signature headers', async () => {
     const raw = JSON.stringify({ ...order, id: 'SO-3001' });
     const ts = String(nowS());
-    const good = signBody(API_KEY, ts, raw);
+    const good = sign(API_KEY, ts, '/api/orders', raw);
+    const hmac = (s: string) => `sha256=${createHmac('sha256', API_KEY).update(s).digest('hex')}`;
     const cases: Array<[string, Parameters<typeof send>[2], string]> = [
       ['no timestamp', { ts: null, sig: good }, 'TOKEN_EXPIRED'],
       ['empty timestamp', { ts: '', sig: good }, 'TOKEN_EXPIRED'],
@@ -86,10 +93,29 @@ describe('order API signatures and timestamps', () => {
       ['truncated signature', { sig: good.slice(0, -2) }, 'SIGNATURE_INVALID'],
       ['signature plus a byte', { sig: `${good}0` }, 'SIGNATURE_INVALID'],
       ['the API key as signature', { sig: API_KEY }, 'SIGNATURE_INVALID'],
-      ['signed with another secret', { sig: signBody('guessed-secret', ts, raw) }, 'SIGNATURE_INVALID'],
       [
-        'signed without the timestamp',
-        { sig: `sha256=${signBody(API_KEY, '', raw).slice(7)}` },
+        'signed with another secret',
+        { sig: sign('guessed-secret', ts, '/api/orders', raw) },
+        'SIGNATURE_INVALID',
+      ],
+      ['signed without the timestamp', { sig: sign(API_KEY, '', '/api/orders', raw) }, 'SIGNATURE_INVALID'],
+      // The scheme before method and path were signed: "<timestamp>.<raw body>".
+      ['signed the old way, body and timestamp only', { sig: hmac(`${ts}.${raw}`) }, 'SIGNATURE_INVALID'],
+      ['signed without method and path', { sig: hmac(`${ts}\n${raw}`) }, 'SIGNATURE_INVALID'],
+      [
+        'signed for GET',
+        { sig: signRequest(API_KEY, { timestamp: ts, method: 'GET', path: '/api/orders', rawBody: raw }) },
+        'SIGNATURE_INVALID',
+      ],
+      [
+        'signed for another path',
+        { sig: sign(API_KEY, ts, '/api/orders/SO-1/events', raw) },
+        'SIGNATURE_INVALID',
+      ],
+      ['signed with a trailing slash', { sig: sign(API_KEY, ts, '/api/orders/', raw) }, 'SIGNATURE_INVALID'],
+      [
+        'signed with a line feed after the body',
+        { sig: hmac(`${ts}\nPOST\n/api/orders\n${raw}\n`) },
         'SIGNATURE_INVALID',
       ],
       ['no API key', { key: null }, 'TOKEN_INVALID'],
@@ -109,7 +135,7 @@ describe('order API signatures and timestamps', () => {
 
   it('a captured request cannot be refreshed with a new timestamp: the timestamp is inside the MAC', async () => {
     const raw = JSON.stringify({ ...order, id: 'SO-captured' });
-    const captured = { ts: String(nowS()), sig: signBody(API_KEY, String(nowS()), raw) };
+    const captured = { ts: String(nowS()), sig: sign(API_KEY, String(nowS()), '/api/orders', raw) };
     f.clock.advance(REPLAY_WINDOW_MS + 60_000);
     try {
       const old = await send('/api/orders', raw, captured);
@@ -123,14 +149,32 @@ describe('order API signatures and timestamps', () => {
     }
   });
 
-  it('a signed event replayed against another order is refused (event ids are single-use across orders)', async () => {
-    // The MAC covers the body, not the path: the event id, unique across all orders, is what stops it.
+  it('a signature valid for one path is refused on another: another order, another endpoint, another query', async () => {
+    // The MAC covers method and path: a captured "paid" event for SO-1 is refused for SO-2 before
+    // its body is even parsed (the event id, unique across orders, would be a second line of defence).
     const raw = JSON.stringify({ event_id: 'evt-paid-1', type: 'paid' });
     const ts = String(nowS());
-    const sig = signBody(API_KEY, ts, raw);
+    const sig = sign(API_KEY, ts, '/api/orders/SO-1/events', raw);
+    const before = dbFingerprint(f.db);
+    for (const other of [
+      '/api/orders/SO-2/events',
+      '/api/orders/SO-1/events?x=1',
+      '/api/orders/SO%2D1/events',
+    ]) {
+      const replay = await send(other, raw, { ts, sig });
+      expect(replay.statusCode, other).toBe(401);
+      expect(replay.json().error.code, other).toBe('SIGNATURE_INVALID');
+      expect(replay.json().error.message, other).toContain(`path ${JSON.stringify(other)}`);
+    }
+    expect(dbFingerprint(f.db)).toBe(before);
+    // An order body signed for POST /api/orders is refused on the events endpoint, and the other way.
+    const orderRaw = JSON.stringify({ ...order, id: 'SO-2' });
+    const orderSig = sign(API_KEY, ts, '/api/orders', orderRaw);
+    const crossed = await send('/api/orders/SO-2/events', orderRaw, { ts, sig: orderSig });
+    expect(crossed.json().error.code).toBe('SIGNATURE_INVALID');
+    expect((await send('/api/orders', raw, { ts, sig })).json().error.code).toBe('SIGNATURE_INVALID');
+    // Where it was signed for, it is accepted.
     expect((await send('/api/orders/SO-1/events', raw, { ts, sig })).statusCode).toBe(200);
-    const replay = await send('/api/orders/SO-2/events', raw, { ts, sig });
-    expect(replay.statusCode).toBe(409);
     const statuses = f.db
       .prepare(
         "SELECT external_id, status FROM orders WHERE external_id IN ('SO-1', 'SO-2') ORDER BY external_id",

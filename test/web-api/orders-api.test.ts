@@ -1,10 +1,11 @@
+import { createHmac } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createOrderIntake } from '../../src/automations/index.ts';
 import { findCustomerByEmail, getOrderByExternalId } from '../../src/customers/index.ts';
 import { ManualClock, silentLogger } from '../../src/lib/index.ts';
 import { type Db, migrate, openDatabase } from '../../src/store/index.ts';
-import { ordersApi, signBody } from '../../src/web/api/index.ts';
+import { ordersApi, signRequest, stringToSign } from '../../src/web/api/index.ts';
 
 const KEY = 'test-api-key-0123456789';
 const SECRET = 'test-signing-secret';
@@ -57,7 +58,8 @@ describe('order API', () => {
         'content-type': 'application/json',
         'x-api-key': opts.key ?? KEY,
         'x-mailroom-timestamp': String(ts),
-        'x-mailroom-signature': opts.sig ?? signBody(SECRET, ts, raw),
+        'x-mailroom-signature':
+          opts.sig ?? signRequest(SECRET, { timestamp: ts, method: 'POST', path: url, rawBody: raw }),
       },
     });
   }
@@ -109,11 +111,30 @@ describe('order API', () => {
       { ...order, amount_cents: 1 },
       {
         ts,
-        sig: signBody(SECRET, ts, JSON.stringify(order)),
+        sig: signRequest(SECRET, {
+          timestamp: ts,
+          method: 'POST',
+          path: '/api/orders',
+          rawBody: JSON.stringify(order),
+        }),
       },
     );
     expect(tampered.statusCode).toBe(401);
     expect(getOrderByExternalId(db, 'SO-1001')).toBeUndefined();
+  });
+
+  it('accepts a signature made the documented way, with nothing but an HMAC library', async () => {
+    // What the README tells shops: HMAC-SHA256 over "<timestamp>\n<METHOD>\n<path>\n<raw body>".
+    const ts = Math.floor(clock.now() / 1000);
+    const raw = JSON.stringify(order);
+    const text = `${ts}\nPOST\n/api/orders\n${raw}`;
+    expect(stringToSign({ timestamp: ts, method: 'post', path: '/api/orders', rawBody: raw })).toBe(text);
+    const sig = `sha256=${createHmac('sha256', SECRET).update(text, 'utf8').digest('hex')}`;
+    expect((await post('/api/orders', order, { ts, sig })).statusCode).toBe(201);
+    // The same signature is refused for the events endpoint of that order.
+    const moved = await post('/api/orders/SO-1001/events', order, { ts, sig });
+    expect(moved.statusCode).toBe(401);
+    expect(moved.json().error.code).toBe('SIGNATURE_INVALID');
   });
 
   it('refuses a timestamp outside the 5-minute window, so a captured request cannot be replayed later', async () => {

@@ -1,2 +1,8 @@
 export { type OrdersApiDeps, ordersApi } from './orders.ts';
-export { REPLAY_WINDOW_MS, signBody, verifySignedRequest } from './signature.ts';
+export {
+  REPLAY_WINDOW_MS,
+  type RequestToSign,
+  signRequest,
+  stringToSign,
+  verifySignedRequest,
+} from './signature.ts';

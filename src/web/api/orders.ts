@@ -93,6 +93,10 @@ export function ordersApi(deps: OrdersApiDeps): FastifyPluginAsync {
           apiKey: header('x-api-key'),
           timestamp: header('x-mailroom-timestamp'),
           signature: header('x-mailroom-signature'),
+          // The request target as received (req.raw.url: path and query, percent-encoding kept),
+          // so a signature made for one endpoint or order is refused on any other.
+          method: req.method,
+          path: req.raw.url ?? req.url,
           rawBody: req.body,
         },
         { apiKey: deps.apiKey, signingSecret: deps.signingSecret ?? deps.apiKey, now: deps.clock.now() },

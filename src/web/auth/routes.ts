@@ -46,6 +46,11 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: WebContext): void 
     }
     const username = typeof body.username === 'string' ? body.username.trim().slice(0, 64) : '';
     const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+    // req.ip is the TCP peer unless web.trust_proxy is on; then it is the address the one trusted
+    // reverse proxy put last in X-Forwarded-For (Fastify's trustProxy, set in src/web/server.ts to
+    // trust exactly one hop). Entries the client wrote itself are never used, so neither the
+    // per-address nor the per-address+user limit can be dodged by forging the header. Behind a
+    // proxy with trust_proxy off, every client shares the proxy's address and its limits.
     const locked = ctx.throttle.lockedFor(req.ip, username);
     if (locked > 0) {
       const msg = translate(pageContext(req, '').locale, 'login_locked', {
