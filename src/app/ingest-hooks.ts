@@ -5,7 +5,7 @@ import { type Lists, sendTokenFromAddress } from '../lists/index.ts';
 import { addSuppression, type OutboxDeps, sendAutoReply, type TemplateRenderer } from '../outbound/index.ts';
 import { type Decision, evaluate, type RuleInput, type RulesRuntime, saveDecision } from '../rules/index.ts';
 import { getClock, onInbound, onUrgencyChange, type SlaPolicy } from '../sla/index.ts';
-import type { Db } from '../store/index.ts';
+import { type Db, prepareCached } from '../store/index.ts';
 
 export interface IngestHookDeps {
   config: Config;
@@ -31,7 +31,7 @@ const ACK_MAX_AGE_MS = 3 * 24 * 3600_000;
 
 function customerFacts(db: Db, customerId: number | null): RuleInput['customer'] {
   if (customerId === null) return undefined;
-  const row = db.prepare('SELECT tags, vip FROM customers WHERE id = ?').get(customerId) as
+  const row = prepareCached(db, 'SELECT tags, vip FROM customers WHERE id = ?').get(customerId) as
     | { tags: string; vip: number }
     | undefined;
   if (!row) return undefined;
@@ -104,7 +104,10 @@ export function createIngestHooks(deps: IngestHookDeps): IngestHooks {
       if (!stored.isNewConversation && URGENCY_RANK[decision.urgency] > URGENCY_RANK[stored.urgency]) {
         // A follow-up may make a conversation more urgent ("still not fixed, ASAP"), never less.
         urgency = decision.urgency;
-        db.prepare('UPDATE conversations SET urgency = ? WHERE id = ?').run(urgency, stored.conversationId);
+        prepareCached(db, 'UPDATE conversations SET urgency = ? WHERE id = ?').run(
+          urgency,
+          stored.conversationId,
+        );
         onUrgencyChange(db, deps.sla, stored.conversationId, stored.receivedAt, urgency);
       }
       onInbound(db, deps.sla, stored.conversationId, stored.receivedAt, urgency, stored.department);
@@ -167,22 +170,21 @@ function openLinkedConversation(
 ): void {
   if (department === stored.department) return;
   const id = Number(
-    db
-      .prepare(
-        `INSERT INTO conversations (customer_id, subject, department, urgency, tags, linked_to, created_at, last_message_at, last_inbound_at)
+    prepareCached(
+      db,
+      `INSERT INTO conversations (customer_id, subject, department, urgency, tags, linked_to, created_at, last_message_at, last_inbound_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        stored.customerId,
-        stored.subject.slice(0, 998),
-        department,
-        urgency,
-        JSON.stringify(stored.tags),
-        stored.conversationId,
-        stored.receivedAt,
-        stored.receivedAt,
-        stored.receivedAt,
-      ).lastInsertRowid,
+    ).run(
+      stored.customerId,
+      stored.subject.slice(0, 998),
+      department,
+      urgency,
+      JSON.stringify(stored.tags),
+      stored.conversationId,
+      stored.receivedAt,
+      stored.receivedAt,
+      stored.receivedAt,
+    ).lastInsertRowid,
   );
   onInbound(db, sla, id, stored.receivedAt, urgency, department);
 }
@@ -211,7 +213,7 @@ async function applyDsn(deps: IngestHookDeps, stored: StoredMessage): Promise<vo
 }
 
 async function applyArf(deps: IngestHookDeps, stored: StoredMessage): Promise<void> {
-  const row = deps.db.prepare('SELECT raw_sha256 FROM messages WHERE id = ?').get(stored.id) as
+  const row = prepareCached(deps.db, 'SELECT raw_sha256 FROM messages WHERE id = ?').get(stored.id) as
     | { raw_sha256: string | null }
     | undefined;
   if (!row?.raw_sha256) return;

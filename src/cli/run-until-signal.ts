@@ -1,12 +1,16 @@
 import type { App } from '../app.ts';
 
 /**
- * Keeps the process up until SIGINT/SIGTERM, then stops the app: no new work is taken, jobs in
- * flight finish or are released, connections close, and the process exits 0 within 10 s.
+ * Runs `start` and keeps the process up until SIGINT/SIGTERM, then stops the app: no new work is
+ * taken, jobs in flight finish or are released, connections close, and the process exits 0
+ * within 10 s. The handlers are in place before `start` runs: a signal that arrives while the
+ * app is still starting (the poller may already be storing mail) waits for the start to finish
+ * and then shuts down gracefully, instead of Node's default of dying on the spot.
  */
-export function runUntilSignal(app: App): Promise<number> {
-  return new Promise((resolve) => {
+export function runUntilSignal(app: App, start: () => Promise<void>): Promise<number> {
+  return new Promise((resolve, reject) => {
     let stopping = false;
+    let started: Promise<void> = Promise.resolve();
     const onSignal = (sig: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
@@ -16,8 +20,9 @@ export function runUntilSignal(app: App): Promise<number> {
         resolve(1);
       }, 10_000);
       hardStop.unref();
-      app
-        .stop(9000)
+      started
+        .catch(() => {})
+        .then(() => app.stop(9000))
         .then(() => {
           clearTimeout(hardStop);
           app.logger.info('stopped');
@@ -31,5 +36,12 @@ export function runUntilSignal(app: App): Promise<number> {
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    started = start();
+    started.catch((e: unknown) => {
+      if (stopping) return;
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      reject(e);
+    });
   });
 }

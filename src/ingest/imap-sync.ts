@@ -95,18 +95,7 @@ export async function syncMailbox(
     await repairAfterIngest(client, account, mailbox, cp, deps);
 
     const pending = (await searchUids(client, { uid: `${cp.lastUid + 1}:*` })).filter((u) => u > cp.lastUid);
-    for (let i = 0; i < pending.length && !deps.stopping(); i += deps.batchSize) {
-      const batch = pending.slice(i, i + deps.batchSize);
-      const meta: Array<{ uid: number; size: number }> = [];
-      for await (const m of client.fetch(batch.join(','), { uid: true, size: true }, { uid: true })) {
-        if (m.uid > cp.lastUid) meta.push({ uid: m.uid, size: m.size ?? 0 });
-      }
-      meta.sort((a, b) => a.uid - b.uid);
-      const done = await ingestBatch(client, account, mailbox, uidValidity, meta, deps);
-      ingested += done.length;
-      await afterIngest(client, account, done, log);
-      if (done.length < meta.length) break;
-    }
+    ingested = await ingestPending(client, account, mailbox, uidValidity, pending, deps);
     const all = await searchUids(client, { all: true });
     const now = readCheckpoint(db, account.id, mailbox) ?? cp;
     recordPoll(
@@ -143,66 +132,132 @@ async function resyncStartForNew(
   return uids.length ? (uids[0] as number) - 1 : uidNext - 1;
 }
 
-async function ingestBatch(
+/** What the reader hands the writer: a run of small messages with their sources, or one big one. */
+type Segment =
+  | { kind: 'small'; uids: number[]; fetched: FetchMessageObject[] }
+  | { kind: 'oversize'; uid: number; size: number }
+  | { kind: 'stream'; uid: number };
+
+/**
+ * Reads the pending UIDs in batches: sizes first, then one FETCH of the sources of each run of
+ * small messages (at most SOURCE_BATCH_BYTES); big ones are left to the writer to stream.
+ */
+async function* readSegments(client: ImapFlow, pending: number[], deps: SyncDeps): AsyncGenerator<Segment> {
+  for (let i = 0; i < pending.length && !deps.stopping(); i += deps.batchSize) {
+    const batch = pending.slice(i, i + deps.batchSize);
+    const meta: Array<{ uid: number; size: number }> = [];
+    for await (const m of client.fetch(batch.join(','), { uid: true, size: true }, { uid: true }))
+      meta.push({ uid: m.uid, size: m.size ?? 0 });
+    meta.sort((a, b) => a.uid - b.uid);
+    let k = 0;
+    while (k < meta.length && !deps.stopping()) {
+      const m = meta[k] as { uid: number; size: number };
+      if (m.size > deps.maxMessageBytes || m.size > STREAM_ABOVE_BYTES) {
+        yield m.size > deps.maxMessageBytes
+          ? { kind: 'oversize', uid: m.uid, size: m.size }
+          : { kind: 'stream', uid: m.uid };
+        k++;
+        continue;
+      }
+      const uids: number[] = [];
+      let bytes = 0;
+      while (k < meta.length) {
+        const n = meta[k] as { uid: number; size: number };
+        if (n.size > STREAM_ABOVE_BYTES || (uids.length && bytes + n.size > SOURCE_BATCH_BYTES)) break;
+        uids.push(n.uid);
+        bytes += n.size;
+        k++;
+      }
+      const fetched: FetchMessageObject[] = [];
+      for await (const f of client.fetch(uids.join(','), { uid: true, source: true }, { uid: true }))
+        fetched.push(f);
+      fetched.sort((a, b) => a.uid - b.uid);
+      yield { kind: 'small', uids, fetched };
+    }
+  }
+}
+
+/**
+ * Runs `source` one item ahead of its consumer: while the writer stores one segment, the next is
+ * being fetched (imapflow queues the writer's own commands behind it; the reader drains each
+ * FETCH completely before it yields, so nothing waits on an unfinished iterator). Memory stays
+ * bounded to two segments.
+ */
+async function* readAhead<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
+  let next = source.next();
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) return;
+      next = source.next();
+      // Awaited on the next turn or in finally; without this an early stop would leave it unhandled.
+      next.catch(() => {});
+      yield r.value;
+    }
+  } finally {
+    await next.catch(() => {});
+    await source.return(undefined).catch(() => {});
+  }
+}
+
+/** Messages stored per transaction on the IMAP path. */
+const MESSAGES_PER_TRANSACTION = 50;
+
+/**
+ * Reads ahead and stores in order; after-ingest actions follow each stored run. Stops (without
+ * moving the checkpoint further) at shutdown or when a UID vanished in a way that is not a plain
+ * expunge, so the checkpoint never passes a message that was not stored.
+ */
+async function ingestPending(
   client: ImapFlow,
   account: SyncAccount,
   mailbox: string,
   uidValidity: string,
-  meta: Array<{ uid: number; size: number }>,
+  pending: number[],
   deps: SyncDeps,
-): Promise<number[]> {
-  const done: number[] = [];
+): Promise<number> {
+  const log = deps.logger.child({ account: account.id, mailbox });
   const src = (uid: number, serverSize?: number) => ({
     kind: 'imap' as const,
     checkpoint: { account: account.id, mailbox, uidValidity, uid },
     ...(serverSize !== undefined ? { serverSize } : {}),
   });
-  let i = 0;
-  while (i < meta.length && !deps.stopping()) {
-    const m = meta[i] as { uid: number; size: number };
-    if (m.size > deps.maxMessageBytes) {
-      const h = await client.fetchOne(String(m.uid), { uid: true, headers: true }, { uid: true });
+  let ingested = 0;
+  for await (const seg of readAhead(readSegments(client, pending, deps))) {
+    if (deps.stopping()) break;
+    const done: number[] = [];
+    if (seg.kind === 'oversize') {
+      const h = await client.fetchOne(String(seg.uid), { uid: true, headers: true }, { uid: true });
       const headers = h ? (h.headers ?? Buffer.from('')) : Buffer.from('');
-      await deps.pipeline.ingestRaw(headers, src(m.uid, m.size));
-      done.push(m.uid);
-      i++;
-      continue;
-    }
-    if (m.size > STREAM_ABOVE_BYTES) {
-      const d = await client.download(String(m.uid), undefined, { uid: true });
+      await deps.pipeline.ingestRaw(headers, src(seg.uid, seg.size));
+      done.push(seg.uid);
+    } else if (seg.kind === 'stream') {
+      const d = await client.download(String(seg.uid), undefined, { uid: true });
       if (d.content) {
-        await deps.pipeline.ingestRaw(d.content, src(m.uid));
-        done.push(m.uid);
+        await deps.pipeline.ingestRaw(d.content, src(seg.uid));
+        done.push(seg.uid);
       }
-      i++;
-      continue;
+    } else {
+      const fetched = seg.fetched.filter((f) => f.source);
+      for (let i = 0; i < fetched.length && !deps.stopping(); i += MESSAGES_PER_TRANSACTION) {
+        const run = fetched.slice(i, i + MESSAGES_PER_TRANSACTION);
+        await deps.pipeline.ingestMany(run.map((f) => ({ raw: f.source as Buffer, source: src(f.uid) })));
+        done.push(...run.map((f) => f.uid));
+      }
     }
-    // A run of small messages: one FETCH for their sources, collected first, then ingested.
-    const group: number[] = [];
-    let bytes = 0;
-    while (i < meta.length) {
-      const n = meta[i] as { uid: number; size: number };
-      if (n.size > STREAM_ABOVE_BYTES || (group.length && bytes + n.size > SOURCE_BATCH_BYTES)) break;
-      group.push(n.uid);
-      bytes += n.size;
-      i++;
-    }
-    const fetched: FetchMessageObject[] = [];
-    for await (const f of client.fetch(group.join(','), { uid: true, source: true }, { uid: true }))
-      fetched.push(f);
-    fetched.sort((a, b) => a.uid - b.uid);
-    for (const f of fetched) {
-      if (deps.stopping()) break;
-      if (!f.source) continue;
-      await deps.pipeline.ingestRaw(f.source, src(f.uid));
-      done.push(f.uid);
-    }
-    // A UID expunged between SEARCH and FETCH is simply gone; anything else missing stops here
-    // so the checkpoint never moves past a message that was not stored.
-    if (fetched.length < group.length && fetched.length && (fetched.at(-1)?.uid ?? 0) < (group.at(-1) ?? 0))
+    ingested += done.length;
+    await afterIngest(client, account, done, log);
+    if (deps.stopping()) break;
+    // A UID expunged between SEARCH and FETCH is simply gone; anything else missing stops here.
+    if (
+      seg.kind === 'small' &&
+      seg.fetched.length < seg.uids.length &&
+      seg.fetched.length &&
+      (seg.fetched.at(-1)?.uid ?? 0) < (seg.uids.at(-1) ?? 0)
+    )
       break;
   }
-  return done;
+  return ingested;
 }
 
 async function afterIngest(

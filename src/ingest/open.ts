@@ -14,7 +14,9 @@ export function ingestFromConfig(deps: {
   logger: Logger;
   hooks?: IngestHooks;
 }): { pipeline: IngestPipeline; blobs: BlobStore } {
-  const blobs = createBlobStore(deps.config.paths.blobDir ?? path.join(deps.config.paths.dataDir, 'blobs'));
+  const blobs = createBlobStore(deps.config.paths.blobDir ?? path.join(deps.config.paths.dataDir, 'blobs'), {
+    logger: deps.logger,
+  });
   const pipeline = createIngestPipeline({
     db: deps.db,
     blobs,

@@ -55,7 +55,7 @@ export function findConversation(db: Db, p: ParsedMessage): ThreadMatch | null {
   }
   const token = TOKEN_RE.exec(p.subject)?.[1];
   if (token) {
-    const row = db.prepare('SELECT id FROM conversations WHERE id = ?').get(Number(token)) as
+    const row = prepareCached(db, 'SELECT id FROM conversations WHERE id = ?').get(Number(token)) as
       | { id: number }
       | undefined;
     if (row) return { conversationId: row.id, via: 'token' };

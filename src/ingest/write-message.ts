@@ -28,13 +28,15 @@ function sourceLabel(s: IngestSource): string {
 function moveCheckpoint(db: Db, s: IngestSource, row: number, status: 'stored' | 'duplicate', now: number) {
   if (s.kind !== 'imap') return;
   const c = s.checkpoint;
-  db.prepare(
+  prepareCached(
+    db,
     `INSERT INTO ingest_checkpoints (account, mailbox, uid_validity, last_uid, updated_at) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT(account, mailbox) DO UPDATE SET
        last_uid = CASE WHEN uid_validity = excluded.uid_validity THEN max(last_uid, excluded.last_uid) ELSE excluded.last_uid END,
        uid_validity = excluded.uid_validity, updated_at = excluded.updated_at`,
   ).run(c.account, c.mailbox, c.uidValidity, c.uid, now);
-  db.prepare(
+  prepareCached(
+    db,
     `INSERT OR IGNORE INTO ingest_uids (account, mailbox, uid_validity, uid, message_row, status, at)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
   ).run(c.account, c.mailbox, c.uidValidity, c.uid, row, status, now);
@@ -54,9 +56,10 @@ export function writeMessage(
   return db
     .transaction(() => {
       const { parsed: p, now } = input;
-      const existing = db
-        .prepare('SELECT id, conversation_id, flags FROM messages WHERE dedupe_key = ?')
-        .get(input.dedupeKey) as { id: number; conversation_id: number; flags: string } | undefined;
+      const existing = prepareCached(
+        db,
+        'SELECT id, conversation_id, flags FROM messages WHERE dedupe_key = ?',
+      ).get(input.dedupeKey) as { id: number; conversation_id: number; flags: string } | undefined;
       if (existing) {
         moveCheckpoint(db, input.source, existing.id, 'duplicate', now);
         return {
@@ -93,12 +96,13 @@ export function writeMessage(
       };
       if (match) {
         conversationId = match.conversationId;
-        const row = db
-          .prepare('SELECT department, urgency, tags FROM conversations WHERE id = ?')
-          .get(conversationId) as { department: typeof cls.department; urgency: 'normal'; tags: string };
+        const row = prepareCached(db, 'SELECT department, urgency, tags FROM conversations WHERE id = ?').get(
+          conversationId,
+        ) as { department: typeof cls.department; urgency: 'normal'; tags: string };
         cls = { department: row.department, urgency: row.urgency, tags: JSON.parse(row.tags) as string[] };
         const reopen = !input.flags.some((f) => f === 'auto_reply' || f === 'bounce' || f === 'bulk');
-        db.prepare(
+        prepareCached(
+          db,
           `UPDATE conversations SET last_message_at = max(last_message_at, @now), last_inbound_at = @now,
              status = CASE WHEN @reopen = 1 THEN 'open' ELSE status END,
              snoozed_until = CASE WHEN @reopen = 1 THEN NULL ELSE snoozed_until END
@@ -122,21 +126,20 @@ export function writeMessage(
         });
         if (decided) cls = { ...decided, urgency: decided.urgency as 'normal' };
         conversationId = Number(
-          db
-            .prepare(
-              `INSERT INTO conversations (customer_id, subject, department, urgency, tags, created_at, last_message_at, last_inbound_at)
+          prepareCached(
+            db,
+            `INSERT INTO conversations (customer_id, subject, department, urgency, tags, created_at, last_message_at, last_inbound_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-            )
-            .run(
-              customer?.id ?? null,
-              p.subject.slice(0, 998),
-              cls.department,
-              cls.urgency,
-              JSON.stringify(cls.tags),
-              now,
-              now,
-              now,
-            ).lastInsertRowid,
+          ).run(
+            customer?.id ?? null,
+            p.subject.slice(0, 998),
+            cls.department,
+            cls.urgency,
+            JSON.stringify(cls.tags),
+            now,
+            now,
+            now,
+          ).lastInsertRowid,
         );
       }
       const source = sourceLabel(input.source);
@@ -170,7 +173,8 @@ export function writeMessage(
           source,
         ).lastInsertRowid,
       );
-      const insAtt = db.prepare(
+      const insAtt = prepareCached(
+        db,
         `INSERT INTO attachments (message_id, sha256, filename, content_type, size, content_id, inline)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       );

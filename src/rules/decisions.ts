@@ -1,4 +1,4 @@
-import type { Db } from '../store/index.ts';
+import { type Db, prepareCached } from '../store/index.ts';
 import type { Decision } from './types.ts';
 
 /** The pseudo rule name for values that came from the configured default rather than a rule. */
@@ -50,7 +50,8 @@ export function saveDecision(
   db: Db,
   d: { messageId: number; conversationId: number | null; decision: Decision; at: number },
 ): void {
-  db.prepare(
+  prepareCached(
+    db,
     `INSERT INTO rule_decisions (message_id, conversation_id, department, urgency, tags, rules,
        department_rule, urgency_rule, explanation, decided_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -74,7 +75,7 @@ export function saveDecision(
 }
 
 export function getDecision(db: Db, messageId: number): StoredDecision | null {
-  const row = db.prepare('SELECT * FROM rule_decisions WHERE message_id = ?').get(messageId) as
+  const row = prepareCached(db, 'SELECT * FROM rule_decisions WHERE message_id = ?').get(messageId) as
     | DecisionRow
     | undefined;
   return row ? fromRow(row) : null;
@@ -82,11 +83,10 @@ export function getDecision(db: Db, messageId: number): StoredDecision | null {
 
 /** The newest decision in a conversation: what the staff member is overriding. */
 export function latestDecisionFor(db: Db, conversationId: number): StoredDecision | null {
-  const row = db
-    .prepare(
-      'SELECT * FROM rule_decisions WHERE conversation_id = ? ORDER BY decided_at DESC, message_id DESC LIMIT 1',
-    )
-    .get(conversationId) as DecisionRow | undefined;
+  const row = prepareCached(
+    db,
+    'SELECT * FROM rule_decisions WHERE conversation_id = ? ORDER BY decided_at DESC, message_id DESC LIMIT 1',
+  ).get(conversationId) as DecisionRow | undefined;
   return row ? fromRow(row) : null;
 }
 
@@ -112,12 +112,11 @@ export function recordCorrection(db: Db, c: CorrectionInput): number {
     const rule = d ? (c.field === 'department' ? d.departmentRule : d.urgencyRule) : null;
     rules = d ? [rule ?? DEFAULT_RULE] : [];
   }
-  const res = db
-    .prepare(
-      `INSERT INTO rule_corrections (conversation_id, field, old_value, new_value, user, at, rules)
+  const res = prepareCached(
+    db,
+    `INSERT INTO rule_corrections (conversation_id, field, old_value, new_value, user, at, rules)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(c.conversationId, c.field, c.oldValue, c.newValue, c.user, c.at, JSON.stringify(rules));
+  ).run(c.conversationId, c.field, c.oldValue, c.newValue, c.user, c.at, JSON.stringify(rules));
   return Number(res.lastInsertRowid);
 }
 
@@ -132,9 +131,9 @@ export interface OverriddenRule {
 
 /** The rules staff overrode most often since `since`, most overridden first. */
 export function mostOverriddenRules(db: Db, opts: { since?: number; limit?: number } = {}): OverriddenRule[] {
-  const rows = db
-    .prepare(
-      `SELECT j.value AS rule, c.field AS field, COUNT(*) AS corrections, MAX(c.at) AS lastAt,
+  const rows = prepareCached(
+    db,
+    `SELECT j.value AS rule, c.field AS field, COUNT(*) AS corrections, MAX(c.at) AS lastAt,
          (SELECT c2.old_value || ' -> ' || c2.new_value FROM rule_corrections c2, json_each(c2.rules) j2
            WHERE j2.value = j.value AND c2.field = c.field AND c2.at >= ?
            GROUP BY c2.old_value, c2.new_value ORDER BY COUNT(*) DESC, MAX(c2.at) DESC LIMIT 1) AS usualChange
@@ -143,7 +142,6 @@ export function mostOverriddenRules(db: Db, opts: { since?: number; limit?: numb
        GROUP BY j.value, c.field
        ORDER BY corrections DESC, lastAt DESC
        LIMIT ?`,
-    )
-    .all(opts.since ?? 0, opts.since ?? 0, opts.limit ?? 20) as OverriddenRule[];
+  ).all(opts.since ?? 0, opts.since ?? 0, opts.limit ?? 20) as OverriddenRule[];
   return rows;
 }

@@ -1,5 +1,5 @@
 import type { Urgency } from '../config/index.ts';
-import type { Db } from '../store/index.ts';
+import { type Db, prepareCached } from '../store/index.ts';
 import { type ClockKind, type ClockState, evaluateClock, type SlaEvent } from './clock.ts';
 import type { SlaPolicy } from './policy.ts';
 
@@ -51,7 +51,8 @@ function toEvent(r: EventRow): SlaEvent {
 }
 
 function record(db: Db, conversationId: number, e: SlaEvent): void {
-  db.prepare(
+  prepareCached(
+    db,
     'INSERT INTO sla_events (conversation_id, type, at, urgency, department, automatic) VALUES (?, ?, ?, ?, ?, ?)',
   ).run(
     conversationId,
@@ -73,11 +74,10 @@ export function refreshClock(
   conversationId: number,
   now: number,
 ): SlaClockRow | null {
-  const rows = db
-    .prepare(
-      'SELECT type, at, urgency, department, automatic FROM sla_events WHERE conversation_id = ? ORDER BY at, id',
-    )
-    .all(conversationId) as EventRow[];
+  const rows = prepareCached(
+    db,
+    'SELECT type, at, urgency, department, automatic FROM sla_events WHERE conversation_id = ? ORDER BY at, id',
+  ).all(conversationId) as EventRow[];
   const s = evaluateClock(rows.map(toEvent), policy, now);
   if (s.state === 'none' || s.kind === null || s.startedAt === null || s.firstStartedAt === null) return null;
   const prev = getClock(db, conversationId);
@@ -86,7 +86,8 @@ export function refreshClock(
     if (prev.sla_stage === 'breach' && now > s.dueAt) stage = 'breach';
     else if (s.warnAt !== null && now >= s.warnAt) stage = 'warning';
   }
-  db.prepare(
+  prepareCached(
+    db,
     `INSERT INTO sla_clocks (conversation_id, state, kind, generation, started_at, due_at, warn_at, paused_at,
        responded_at, urgency, department, policy_key, first_started_at, first_due_at, first_response_at,
        sla_stage, updated_at)
@@ -173,7 +174,7 @@ export function onUrgencyChange(
 
 export function getClock(db: Db, conversationId: number): SlaClockRow | null {
   return (
-    (db.prepare('SELECT * FROM sla_clocks WHERE conversation_id = ?').get(conversationId) as
+    (prepareCached(db, 'SELECT * FROM sla_clocks WHERE conversation_id = ?').get(conversationId) as
       | SlaClockRow
       | undefined) ?? null
   );

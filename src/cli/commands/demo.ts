@@ -50,18 +50,19 @@ export const demo: Command = {
         { prefix: '/demo/mail', roles: ['admin', 'agent', 'marketer'], plugin: caughtMailPage(catcher) },
       ],
     });
-    await app.start(ALL_ROLES);
-    const login = await demoLogin(app);
-    const seeded = await seedDemo(app);
-    ctx.out('');
-    ctx.out(`  mailroom demo is running at ${app.webUrl}`);
-    ctx.out(`  log in as "${login.username}" with password "${login.password}"`);
-    ctx.out(
-      `  ${seeded.imported} sample mails imported; mail mailroom sends is caught at ${app.webUrl}/demo/mail`,
-    );
-    ctx.out('  press Ctrl+C to stop');
-    ctx.out('');
-    const code = await runUntilSignal(app);
+    const code = await runUntilSignal(app, async () => {
+      await app.start(ALL_ROLES);
+      const login = await demoLogin(app);
+      const seeded = await seedDemo(app);
+      ctx.out('');
+      ctx.out(`  mailroom demo is running at ${app.webUrl}`);
+      ctx.out(`  log in as "${login.username}" with password "${login.password}"`);
+      ctx.out(
+        `  ${seeded.imported} sample mails imported; mail mailroom sends is caught at ${app.webUrl}/demo/mail`,
+      );
+      ctx.out('  press Ctrl+C to stop');
+      ctx.out('');
+    });
     await catcher.close();
     return code;
   },

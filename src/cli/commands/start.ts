@@ -10,8 +10,7 @@ export const start: Command = {
   async run(ctx) {
     const config = ctx.config();
     const app = await createApp({ config, logger: ctx.logger() });
-    await app.start(ALL_ROLES);
-    return runUntilSignal(app);
+    return runUntilSignal(app, () => app.start(ALL_ROLES));
   },
 };
 
@@ -22,7 +21,6 @@ export const worker: Command = {
   async run(ctx) {
     const config = ctx.config();
     const app = await createApp({ config, logger: ctx.logger() });
-    await app.start(['workers']);
-    return runUntilSignal(app);
+    return runUntilSignal(app, () => app.start(['workers']));
   },
 };
