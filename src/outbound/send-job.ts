@@ -3,7 +3,7 @@ import { type Clock, ErrorCodes, type Logger, MailroomError } from '../lib/index
 import { type JobHandler, PermanentJobError, RetryLaterError } from '../queue/index.ts';
 import { type Db, prepareCached } from '../store/index.ts';
 import { getOutbox, type SendJobData } from './outbox.ts';
-import { failureMessage, markFailed, markSent, type SendResult } from './send-result.ts';
+import { failureMessage, markFailed, markSent, markUncertain, type SendResult } from './send-result.ts';
 import { type SmtpFailure, type SmtpSender, smtpFailureOf } from './smtp-transport.ts';
 
 /**
@@ -26,6 +26,9 @@ import { type SmtpFailure, type SmtpSender, smtpFailureOf } from './smtp-transpo
  *     mid-send is retried at least once by BullMQ.
  */
 
+const DATA_SENT = 'data_sent';
+const AFTER_CRASH = 'worker stopped after DATA was handed over; presumed delivered, not resent';
+
 export interface SendHandlerDeps {
   db: Db;
   clock: Clock;
@@ -35,12 +38,16 @@ export interface SendHandlerDeps {
   retryLaterMs?: number;
 }
 
-/** Serves `raw` in chunks, calling beforeLast just before the final chunk goes to the consumer. */
+/**
+ * Serves `raw` in chunks, calling beforeLast just before the final chunk goes to the consumer
+ * (and waiting for it when it returns a promise: a mark kept in Redis).
+ */
 class StagedRaw extends Readable {
   private pos = 0;
+  private staged = false;
   constructor(
     private readonly buf: Buffer,
-    private readonly beforeLast: () => void,
+    private readonly beforeLast: () => void | Promise<void>,
     private readonly chunk = 16 * 1024,
   ) {
     super();
@@ -51,15 +58,27 @@ class StagedRaw extends Readable {
       return;
     }
     const end = Math.min(this.pos + this.chunk, this.buf.length);
-    if (end === this.buf.length) {
+    if (end === this.buf.length && !this.staged) {
+      this.staged = true;
+      let pending: void | Promise<void>;
       try {
-        this.beforeLast();
+        pending = this.beforeLast();
       } catch (e) {
         // Without the stage on record we must not let the server see the end of DATA.
         this.destroy(e as Error);
         return;
       }
+      if (pending) {
+        pending.then(
+          () => this.pushUpTo(end),
+          (e: unknown) => this.destroy(e instanceof Error ? e : new Error(String(e))),
+        );
+        return;
+      }
     }
+    this.pushUpTo(end);
+  }
+  private pushUpTo(end: number): void {
     const part = this.buf.subarray(this.pos, end);
     this.pos = end;
     this.push(part);
@@ -79,7 +98,7 @@ export async function deliverRaw(
   transport: SmtpSender,
   envelope: { from: string; to: string[] },
   raw: Buffer,
-  beforeLastChunk: () => void = () => {},
+  beforeLastChunk: () => void | Promise<void> = () => {},
 ): Promise<string> {
   try {
     const res = await transport.sendRaw(envelope, new StagedRaw(raw, beforeLastChunk));
@@ -117,10 +136,7 @@ export function createSendHandler(deps: SendHandlerDeps): JobHandler<SendJobData
     )
       return { ...done, status: 'skipped' };
     if (row.send_stage === 'data_sent') {
-      const now = clock.now();
-      db.prepare(
-        "UPDATE outbox SET status = 'uncertain', last_response = ?, updated_at = ? WHERE id = ? AND status != 'sent'",
-      ).run('worker stopped after DATA was handed over; presumed delivered, not resent', now, id);
+      markUncertain(db, clock, id, AFTER_CRASH);
       log.warn(
         { outboxId: id, messageId: row.message_id },
         'send outcome unknown after a crash: not resending',
@@ -150,9 +166,7 @@ export function createSendHandler(deps: SendHandlerDeps): JobHandler<SendJobData
       const f = e.failure;
       if (staged && f.responseCode === undefined) {
         // The connection broke after the last byte and before the reply: it may have been accepted.
-        db.prepare(
-          "UPDATE outbox SET status = 'uncertain', last_response = ?, updated_at = ? WHERE id = ?",
-        ).run(`no reply after DATA: ${f.response}`.slice(0, 1000), clock.now(), id);
+        markUncertain(db, clock, id, `no reply after DATA: ${f.response}`);
         log.warn({ outboxId: id }, 'connection lost after DATA: presumed delivered, not resending');
         return { ...done, status: 'uncertain' };
       }
@@ -174,12 +188,19 @@ export function createSendHandler(deps: SendHandlerDeps): JobHandler<SendJobData
   };
 }
 
-/** For `mailroom worker` processes without the database: the job carries the raw message. */
+/**
+ * For BullMQ workers (`mailroom worker` on other machines, and `mailroom start`'s own when on
+ * Redis): the job carries the raw message and the worker never touches SQLite. The data_sent
+ * stage is kept with the job in Redis instead (Job.setMark), so a worker killed after the end of
+ * DATA is not followed by a second copy: the retry reports 'uncertain' and the database owner
+ * records it. A driver without marks falls back to resending (at least once).
+ */
 export function createRemoteSendHandler(deps: {
   transport: SmtpSender;
   logger: Logger;
   retryLaterMs?: number;
 }): JobHandler<SendJobData, SendResult> {
+  const log = deps.logger.child({ component: 'send' });
   return async (job) => {
     const { outboxId, messageId, envelope, raw } = job.data;
     if (!raw)
@@ -187,13 +208,26 @@ export function createRemoteSendHandler(deps: {
         new MailroomError(ErrorCodes.VALIDATION, `send job for outbox ${outboxId} carries no message`)
           .message,
       );
+    const uncertain = (why: string): SendResult => {
+      log.warn({ outboxId, messageId }, why);
+      return { outboxId, messageId, status: 'uncertain', response: why };
+    };
+    if (job.mark === DATA_SENT) return uncertain(AFTER_CRASH);
+    let staged = false;
     try {
-      const response = await deliverRaw(deps.transport, envelope, Buffer.from(raw, 'base64'));
-      deps.logger.info({ outboxId, attempt: job.attempt }, 'mail sent');
+      const response = await deliverRaw(deps.transport, envelope, Buffer.from(raw, 'base64'), async () => {
+        await job.setMark?.(DATA_SENT);
+        staged = true;
+      });
+      log.info({ outboxId, attempt: job.attempt }, 'mail sent');
       return { outboxId, messageId, status: 'sent', response };
     } catch (e) {
-      if (e instanceof SmtpSendError) throw queueErrorFor(e.failure, deps.retryLaterMs ?? 60_000);
-      throw e;
+      if (!(e instanceof SmtpSendError)) throw e;
+      if (staged && e.failure.responseCode === undefined)
+        return uncertain(`no reply after DATA: ${e.failure.response}`);
+      // A reply code is definite: the server kept nothing, so the retry may send again.
+      if (staged) await job.setMark?.(null);
+      throw queueErrorFor(e.failure, deps.retryLaterMs ?? 60_000);
     }
   };
 }

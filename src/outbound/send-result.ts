@@ -39,6 +39,14 @@ export function markSent(db: Db, clock: Clock, outboxId: number, response: strin
   ).run(response.slice(0, 1000), now, now, outboxId);
 }
 
+/** The server may have the mail (a crash or a lost connection after DATA): never resent. */
+export function markUncertain(db: Db, clock: Clock, outboxId: number, why: string): void {
+  prepareCached(
+    db,
+    "UPDATE outbox SET status = 'uncertain', last_response = ?, updated_at = ? WHERE id = ? AND status NOT IN ('sent', 'uncertain')",
+  ).run(why.slice(0, 1000), clock.now(), outboxId);
+}
+
 export function markFailed(
   db: Db,
   clock: Clock,
@@ -91,6 +99,8 @@ export function outboxResultEvents(deps: { db: Db; clock: Clock; logger: Logger 
   return {
     completed(_job: Job, result: SendResult) {
       if (result?.status === 'sent') markSent(deps.db, deps.clock, result.outboxId, result.response ?? '');
+      else if (result?.status === 'uncertain')
+        markUncertain(deps.db, deps.clock, result.outboxId, result.response ?? 'outcome unknown after DATA');
     },
     failed(job: Job, error: Error) {
       const data = job.data as SendJobData;

@@ -41,6 +41,22 @@ export function ourJobId(bullId: string): string {
   return bullId.slice(2).replace(/%3A/g, ':').replace(/%25/g, '%');
 }
 
+/**
+ * The BullMQ driver's JobQueue plus the one thing dashboards need beyond it: the BullMQ Queue
+ * objects themselves (bull-board reads job lists, counts and Redis stats through them).
+ */
+export interface BullmqJobQueue extends JobQueue {
+  readonly driver: 'bullmq';
+  /** This process's producer Queue of each name (created on first use, closed by close()). */
+  bullQueues(names: readonly string[]): Queue[];
+}
+
+/** The BullMQ Queue objects behind these queue names, or null when the queue is not the BullMQ driver. */
+export function bullmqQueuesOf(queue: JobQueue, names: readonly string[]): Queue[] | null {
+  const q = queue as Partial<BullmqJobQueue>;
+  return queue.driver === 'bullmq' && typeof q.bullQueues === 'function' ? q.bullQueues(names) : null;
+}
+
 interface ResultMessage {
   kind: 'completed' | 'failed';
   job: Job;
@@ -53,7 +69,7 @@ interface ResultMessage {
  * travel back through Redis as jobs of a `<queue>.results` queue, which the database owner works
  * (durably: an event bus would drop results while the owner restarts).
  */
-export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
+export function createBullmqQueue(opts: BullmqQueueOptions): BullmqJobQueue {
   const log = opts.logger.child({ component: 'queue', driver: 'bullmq' });
   const prefix = opts.prefix ?? 'mailroom';
   const defaultAttempts = opts.defaults?.attempts ?? 8;
@@ -90,6 +106,10 @@ export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
     return q;
   };
 
+  const markOf = (p: unknown): string | null =>
+    p && typeof p === 'object' && typeof (p as { mark?: unknown }).mark === 'string'
+      ? (p as { mark: string }).mark
+      : null;
   const toJob = <T>(j: BullJob, attempts: number): Job<T> => ({
     id: ourJobId(j.id ?? ''),
     queue: j.queueName,
@@ -97,6 +117,12 @@ export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
     data: j.data as T,
     attempt: j.attemptsMade + 1,
     maxAttempts: attempts,
+    // Kept as the job's progress: BullMQ keeps it when a stalled job goes back to wait and
+    // on retries, and nothing of ours uses progress otherwise.
+    mark: markOf(j.progress),
+    setMark: async (mark) => {
+      await j.updateProgress({ mark });
+    },
   });
 
   const sendResult = (queue: string, msg: ResultMessage) =>
@@ -131,6 +157,11 @@ export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
 
   return {
     driver: 'bullmq',
+
+    bullQueues(names) {
+      if (closed) throw new QueueClosedError();
+      return names.map(queueFor);
+    },
 
     async enqueue<T>(name: string, jobName: string, data: T, o: EnqueueOptions = {}): Promise<string> {
       if (closed) throw new QueueClosedError();

@@ -34,6 +34,15 @@ export interface Job<T = unknown> {
   /** 1 on the first try. */
   attempt: number;
   maxAttempts: number;
+  /**
+   * What an earlier try of this job recorded with setMark before it died (e.g. 'data_sent').
+   * Kept by drivers whose workers may run without the database (BullMQ, in Redis with the job);
+   * absent where the driver keeps no marks (embedded: handlers there record their own steps in
+   * the same SQLite file as the job).
+   */
+  mark?: string | null;
+  /** Records a mark with the job, durably, before the step it guards. */
+  setMark?(mark: string | null): Promise<void>;
 }
 
 export interface WorkerOptions {

@@ -16,6 +16,8 @@ export interface SmtpPeer {
   host: string;
   port: number;
   received: ReceivedMail[];
+  /** DATA streams that reached their end (the sender has handed over every byte), replied to or not. */
+  readonly dataEnds: number;
   /** Next sessions misbehave as told; each fault applies `times` times (default forever). */
   setFaults(faults: Fault[]): void;
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
@@ -26,6 +28,7 @@ export interface SmtpPeer {
 export async function startSmtpPeer(): Promise<SmtpPeer> {
   const received: ReceivedMail[] = [];
   let faults: Array<Fault & { left: number }> = [];
+  let dataEnds = 0;
   const take = (pred: (f: Fault) => boolean): Fault | undefined => {
     const f = faults.find((x) => x.left > 0 && pred(x));
     if (f) f.left -= 1;
@@ -68,6 +71,7 @@ export async function startSmtpPeer(): Promise<SmtpPeer> {
         }
       });
       stream.on('end', () => {
+        dataEnds++;
         const finish = () => {
           if (dataFault && dataFault.kind === 'reply') return cb(fail(dataFault.code, dataFault.message));
           received.push({
@@ -91,6 +95,9 @@ export async function startSmtpPeer(): Promise<SmtpPeer> {
     host: '127.0.0.1',
     port,
     received,
+    get dataEnds() {
+      return dataEnds;
+    },
     setFaults(list) {
       faults = list.map((f) => ({ ...f, left: f.times ?? Number.POSITIVE_INFINITY }));
     },
