@@ -34,6 +34,8 @@ export const KEY_DOCS: Record<string, string> = {
   'imap.accounts[].user': 'Login user name.',
   'imap.accounts[].password_env': 'Environment variable holding the password.',
   'imap.accounts[].access_token_env': 'Environment variable holding an OAuth2 access token (XOAUTH2).',
+  'imap.accounts[].access_token_expires_at':
+    "When that access token expires (e.g. `2026-03-01T09:00:00Z`), shown on the admin health page; a JWT token's own `exp` is read when this is not set.",
   'imap.accounts[].mailboxes': 'Mailboxes to watch.',
   'imap.accounts[].after_ingest': '`leave` (track by UID), `flag` (set `flag`), or `move` (to `move_to`).',
   'imap.accounts[].flag': 'Flag or keyword set with `after_ingest: flag`.',

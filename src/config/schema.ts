@@ -22,6 +22,73 @@ const envName = z
   .regex(/^[A-Z_][A-Z0-9_]*$/, 'expected the name of an environment variable (A-Z, 0-9, _)');
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time "HH:MM"');
 
+/**
+ * Characters no mail header may carry: C0 controls (tab included), DEL, C1 controls (NEL among
+ * them) and the Unicode line and paragraph separators (U+2028, U+2029). Config values that end up
+ * in a header of every mail we send are refused at load when they hold one, so the owner fixes
+ * the file once instead of every send failing later (or the value being silently changed).
+ * Data from customers and staff is stripped instead, in src/outbound/header-safety.ts.
+ */
+const HEADER_UNSAFE_CHAR = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+const CHAR_NAMES: Record<string, string> = {
+  '\u0000': 'NUL',
+  '\t': 'tab',
+  '\n': 'line feed',
+  '\r': 'carriage return',
+  '\u007f': 'DEL',
+  '\u0085': 'next line',
+  '\u2028': 'line separator',
+  '\u2029': 'paragraph separator',
+};
+
+/** `U+2028 (line separator)`: a character people cannot see, named so they can find it. */
+function describeChar(c: string): string {
+  const code = (c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+  return `U+${code} (${CHAR_NAMES[c] ?? 'control character'})`;
+}
+
+/**
+ * A string that goes into a mail header: refused when it holds a HEADER_UNSAFE_CHAR, else checked
+ * by `syntax` (returns what was expected, or null). One check, so a bad character is reported
+ * alone rather than beside the "not an email address" it also causes.
+ */
+function headerValue(syntax?: (v: string) => string | null) {
+  return z.string().superRefine((v, ctx) => {
+    const m = HEADER_UNSAFE_CHAR.exec(v);
+    if (m) {
+      const at = [...v.slice(0, m.index)].length + 1;
+      ctx.addIssue({
+        code: 'custom',
+        message: `contains ${describeChar(m[0])} at character ${at}, which cannot go into a mail header: remove it`,
+        input: v,
+      });
+      return;
+    }
+    const expected = syntax?.(v);
+    if (expected) ctx.addIssue({ code: 'custom', message: expected, input: v });
+  });
+}
+
+const DOMAIN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/i;
+/** The same bare-address shape src/outbound/header-safety.ts accepts at send time. */
+const ADDRESS = /^[^\s@<>",;()[\]\\]+@[^\s@<>",;()[\]\\]+$/;
+/** mail.from: `Name <address@domain>` or a bare address, parsed the way outbound parses it. */
+const mailboxSyntax = (v: string): string | null => {
+  const m = /^\s*([\s\S]*?)\s*<([^<>]*)>\s*$/.exec(v);
+  return ADDRESS.test(m ? (m[2] ?? '') : v.trim())
+    ? null
+    : 'expected "Name <address@domain>" or a bare address@domain';
+};
+const domainName = headerValue((v) =>
+  DOMAIN.test(v)
+    ? null
+    : 'expected a domain name such as shop.example (an internationalised domain in its xn-- form)',
+);
+const emailAddress = headerValue((v) =>
+  z.email().safeParse(v).success ? null : 'expected an email address',
+);
+
 export const Departments = ['sales', 'customer_service', 'pr', 'hr', 'finance'] as const;
 export const Urgencies = ['urgent', 'normal', 'thanks'] as const;
 export type Department = (typeof Departments)[number];
@@ -41,6 +108,9 @@ const imapAccount = z
     user: z.string().min(1, 'expected a user name'),
     password_env: envName.optional(),
     access_token_env: envName.optional(),
+    access_token_expires_at: z.iso
+      .datetime({ offset: true, error: 'expected a date-time such as "2026-03-01T09:00:00Z"' })
+      .optional(),
     mailboxes: z.array(z.string().min(1)).min(1).default(['INBOX']),
     after_ingest: z.enum(['leave', 'flag', 'move']).default('leave'),
     flag: z.string().min(1).default('\\Seen'),
@@ -52,9 +122,9 @@ const imapAccount = z
 
 const departmentSettings = z
   .object({
-    name: z.string().min(1).optional(),
-    reply_to: z.string().email('expected an email address').optional(),
-    escalation: z.string().email('expected an email address').optional(),
+    name: headerValue((v) => (v.trim() === '' ? 'expected a name' : null)).optional(),
+    reply_to: emailAddress.optional(),
+    escalation: emailAddress.optional(),
   })
   .strict();
 
@@ -82,15 +152,19 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: port.default(3000),
-        public_url: z.string().url('expected a URL such as https://mail.example.com').optional(),
+        // Links in mail and the List-Unsubscribe header are built from it.
+        public_url: headerValue((v) =>
+          z.url().safeParse(v).success ? null : 'expected a URL such as https://mail.example.com',
+        ).optional(),
         trust_proxy: z.boolean().default(false),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 3000, trust_proxy: false }),
     mail: z
       .object({
-        domain: z.string().min(1).default('mailroom.local'),
-        from: z.string().min(3).default('Customer Service <support@mailroom.local>'),
+        // In the Message-ID and X-Loop of every mail we send.
+        domain: domainName.default('mailroom.local'),
+        from: headerValue(mailboxSyntax).default('Customer Service <support@mailroom.local>'),
         default_department: z.enum(Departments).default('customer_service'),
         own_addresses: z.array(z.string().email()).default([]),
         auto_reply_window_h: z.number().positive().default(24),
@@ -118,8 +192,11 @@ export const configSchema = z
         timeout_s: positiveInt('a number of seconds').default(60),
         dkim: z
           .object({
-            domain: z.string().min(1),
-            selector: z.string().min(1),
+            // d= and s= of the DKIM-Signature header.
+            domain: domainName,
+            selector: headerValue((v) =>
+              DOMAIN.test(v) ? null : 'expected a DKIM selector such as mail2026 (letters, digits, "-", ".")',
+            ),
             private_key_file: z.string().min(1),
           })
           .strict()

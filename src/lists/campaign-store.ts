@@ -150,6 +150,12 @@ export interface CampaignProgress {
   bounced: number;
   skipped: number;
   complaints: number;
+  /**
+   * Recipients who left, after this campaign reached them, what its unsubscribe link leaves (its
+   * list, or every list), by link, List-Unsubscribe or mail, before a later campaign reached them:
+   * each unsubscribe counts for the last campaign sent before it. Complaints are counted apart.
+   */
+  unsubscribed: number;
   bounceRate: number;
   complaintRate: number;
   /** Only when the campaign has tracking on: sends opened at least once (pixel loaded). */
@@ -160,6 +166,19 @@ export interface CampaignProgress {
 
 export function progress(db: Db, id: number): CampaignProgress {
   const c = getCampaign(db, id);
+  return {
+    ...sendCounts(db, id, c.status),
+    unsubscribed: unsubscribedAfter(db, id),
+    ...(c.tracking === 1 ? trackingCounts(db, id) : {}),
+  };
+}
+
+/** The send-row counts alone: what the pause thresholds need, on the send path, cheaply. */
+function sendCounts(
+  db: Db,
+  id: number,
+  status: CampaignStatus,
+): Omit<CampaignProgress, 'unsubscribed' | 'opens' | 'clicks'> {
   const counts = { pending: 0, queued: 0, sent: 0, failed: 0, bounced: 0, skipped: 0 };
   const rows = db
     .prepare('SELECT status, count(*) AS n FROM campaign_sends WHERE campaign_id = ? GROUP BY status')
@@ -174,14 +193,32 @@ export function progress(db: Db, id: number): CampaignProgress {
   ).n;
   const delivered = counts.sent + counts.bounced;
   return {
-    status: c.status,
+    status,
     total: rows.reduce((s, r) => s + r.n, 0),
     ...counts,
     complaints,
     bounceRate: delivered ? counts.bounced / delivered : 0,
     complaintRate: delivered ? complaints / delivered : 0,
-    ...(c.tracking === 1 ? trackingCounts(db, id) : {}),
   };
+}
+
+/** See CampaignProgress.unsubscribed. The unsubscribe records are the consent log (list_consents). */
+function unsubscribedAfter(db: Db, campaignId: number): number {
+  return (
+    prepareCached(
+      db,
+      `SELECT count(*) AS n FROM campaign_sends s
+       WHERE s.campaign_id = ? AND s.sent_at IS NOT NULL AND s.subscriber_id IS NOT NULL
+         AND EXISTS (
+           SELECT 1 FROM list_consents u
+           WHERE u.subscriber_id = s.subscriber_id AND u.action = 'unsubscribe' AND u.source != 'complaint'
+             AND u.at >= s.sent_at AND (u.list_id IS NULL OR u.list_id = s.list_id)
+             AND NOT EXISTS (
+               SELECT 1 FROM campaign_sends later
+               WHERE later.email = s.email AND later.id != s.id
+                 AND later.sent_at > s.sent_at AND later.sent_at <= u.at))`,
+    ).get(campaignId) as { n: number }
+  ).n;
 }
 
 export function addNotice(db: Db, campaignId: number, kind: string, message: string, at: number): void {
@@ -211,7 +248,7 @@ export function listNotices(
 export function checkThresholds(db: Db, id: number, minSample: number, at: number): boolean {
   const c = getCampaign(db, id);
   if (c.status !== 'running') return false;
-  const p = progress(db, id);
+  const p = sendCounts(db, id, c.status);
   if (p.sent + p.bounced < minSample) return false;
   let reason: string | null = null;
   if (p.bounceRate > c.bounce_threshold)

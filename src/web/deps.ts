@@ -1,3 +1,4 @@
+import type { Queue as BullmqQueue } from 'bullmq';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config/index.ts';
 import type { MailboxStatus } from '../ingest/index.ts';
@@ -50,6 +51,11 @@ export interface WebDeps {
   /** Each watched IMAP mailbox: server vs ingested, last poll, last error, UID gaps. */
   mailboxStatus?(): MailboxStatus[];
   queueCounts?(): Promise<Record<string, QueueCountsRow>>;
+  /**
+   * The BullMQ queues, when the queue driver is BullMQ (null or absent: the embedded queue). With
+   * them, admins get the bull-board dashboard at /admin/queues/bull; without, the counts table.
+   */
+  bullmqQueues?(): BullmqQueue[] | null;
   /** Counters and gauges for GET /metrics, by metric name without the mailroom_ prefix. */
   metrics?(): Record<string, number>;
   rulesStatus?(): { files: string[]; lastError: string | null };

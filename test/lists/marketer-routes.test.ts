@@ -1,8 +1,14 @@
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCampaignRunner } from '../../src/lists/index.ts';
+import {
+  applyComplaint,
+  createCampaignRunner,
+  sendTokenFromAddress,
+  subscribe,
+  unsubscribeByToken,
+} from '../../src/lists/index.ts';
 import { listsMarketerRoutes } from '../../src/web/lists/index.ts';
-import { setupLists, type TestLists } from './helpers.ts';
+import { linkFrom, setupLists, type TestLists } from './helpers.ts';
 import { testQueue } from './test-queue.ts';
 
 let open: Array<{ close(): unknown }> = [];
@@ -80,5 +86,87 @@ describe('marketer API', () => {
       erased: true,
       subscriber: null,
     });
+  });
+
+  it('counts per campaign the recipients who unsubscribed after it reached them', async () => {
+    const t = setupLists();
+    const queue = testQueue();
+    const runner = createCampaignRunner({ deps: t.deps, queue });
+    runner.work();
+    const app = Fastify();
+    await app.register(listsMarketerRoutes, { prefix: '/api/marketing', lists: t.deps, runner });
+    open.push(app, queue, t.db);
+    const post = (url: string, payload?: object) =>
+      app.inject({ method: 'POST', url: `/api/marketing${url}`, ...(payload ? { payload } : {}) });
+    const news = (
+      await post('/lists', { slug: 'news', name: 'News', consentWording: 'ok', optin: 'single' })
+    ).json() as { id: number };
+    const deals = (
+      await post('/lists', { slug: 'deals', name: 'Deals', consentWording: 'ok', optin: 'single' })
+    ).json() as { id: number };
+    for (const email of ['ann@example.com', 'bob@example.com', 'cat@example.com', 'dan@example.com'])
+      await subscribe(t.deps, { slug: 'news', email, name: null, source: 'staff' });
+    await subscribe(t.deps, { slug: 'deals', email: 'dan@example.com', name: null, source: 'staff' });
+    // Left before the campaign: skipped, never counted as its unsubscribe.
+    await subscribe(t.deps, { slug: 'news', email: 'early@example.com', name: null, source: 'staff' });
+    t.db
+      .prepare(
+        `UPDATE list_memberships SET status = 'unsubscribed', unsubscribed_at = 1
+         WHERE subscriber_id = (SELECT id FROM subscribers WHERE email = 'early@example.com')`,
+      )
+      .run();
+
+    const run = async (name: string) => {
+      t.outbox.length = 0;
+      const c = (
+        await post('/campaigns', { name, listIds: [news.id], template: 'news', subject: name })
+      ).json() as { id: number };
+      await post(`/campaigns/${c.id}/start`);
+      await runner.tick();
+      await queue.drain();
+      await runner.tick();
+      t.clock.advance(60_000);
+      return { id: c.id, mails: [...t.outbox] };
+    };
+    const token = (mails: Array<{ to: string; text: string }>, to: string) => {
+      const mail = mails.find((m) => m.to === to);
+      if (!mail) throw new Error(`no mail to ${to}`);
+      return linkFrom(mail.text, '/u/').slice('/u/'.length);
+    };
+    const unsubscribed = async (id: number) =>
+      (
+        (await app.inject({ url: `/api/marketing/campaigns/${id}` })).json() as {
+          progress: { sent: number; unsubscribed: number; complaints: number };
+        }
+      ).progress;
+
+    const spring = await run('Spring');
+    expect(await unsubscribed(spring.id)).toMatchObject({ sent: 4, unsubscribed: 0 });
+    // Ann leaves through Spring's link; Bob complains (a complaint, not an unsubscribe here);
+    // Dan leaves only the deals list, which Spring's link does not leave.
+    unsubscribeByToken(t.deps, token(spring.mails, 'ann@example.com'), 'list', {});
+    const bobMail = spring.mails.find((m) => m.to === 'bob@example.com');
+    applyComplaint(t.deps, { sendToken: sendTokenFromAddress(bobMail?.envelopeFrom ?? '') ?? '' });
+    t.db
+      .prepare(
+        `UPDATE list_memberships SET status = 'unsubscribed', unsubscribed_at = ?
+         WHERE list_id = ? AND subscriber_id = (SELECT id FROM subscribers WHERE email = 'dan@example.com')`,
+      )
+      .run(t.clock.now(), deals.id);
+    t.db
+      .prepare(
+        `INSERT INTO list_consents (subscriber_id, list_id, action, source, at)
+         SELECT id, ?, 'unsubscribe', 'link', ? FROM subscribers WHERE email = 'dan@example.com'`,
+      )
+      .run(deals.id, t.clock.now());
+    expect(await unsubscribed(spring.id)).toMatchObject({ unsubscribed: 1, complaints: 1 });
+
+    // Summer reaches Cat and Dan later; Cat leaves every list after it: Summer's, not Spring's.
+    t.clock.advance(60_000);
+    const summer = await run('Summer');
+    expect(summer.mails.map((m) => m.to).sort()).toEqual(['cat@example.com', 'dan@example.com']);
+    unsubscribeByToken(t.deps, token(summer.mails, 'cat@example.com'), 'all', {});
+    expect(await unsubscribed(spring.id)).toMatchObject({ unsubscribed: 1 });
+    expect(await unsubscribed(summer.id)).toMatchObject({ sent: 2, unsubscribed: 1 });
   });
 });

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { SlaReportRow } from '../../sla/index.ts';
 import { sendPage, staffOf, type WebContext } from '../context.ts';
 import { translate } from '../i18n/messages.ts';
+import { BULL_BOARD_PATH, registerBullBoard } from './bull-board.ts';
+import { oauthTokenRows } from './oauth-expiry.ts';
 import { slaChartSvg, slaDays } from './sla-chart.ts';
 
 const REPORT_PERIODS = [7, 14, 30, 90];
@@ -17,6 +19,13 @@ function duration(ms: number | null): string {
 }
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void {
+  // BullMQ: its own dashboard. Embedded queue: the counts table on the health page is the view.
+  const bullQueues = ctx.deps.bullmqQueues?.() ?? null;
+  if (bullQueues) registerBullBoard(app, bullQueues);
+  const dashboard = bullQueues ? `${BULL_BOARD_PATH}/` : null;
+
+  app.get('/admin/queues', async (_req, reply) => reply.redirect(dashboard ?? '/admin/health#queues', 302));
+
   app.get('/admin/health', async (req, reply) => {
     const mailboxes = ctx.deps.mailboxStatus
       ? ctx.deps.mailboxStatus().map((m) => ({
@@ -38,7 +47,19 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
         queueError = (e as Error).message;
       }
     }
-    return sendPage(ctx, req, reply, 'health', 'health', { mailboxes, rules, queues, queueError });
+    const tokens = oauthTokenRows(ctx.deps.config, ctx.clock.now()).map((t) => ({
+      ...t,
+      stateKey: `token_${t.state}`,
+      sourceKey: `token_source_${t.source}`,
+    }));
+    return sendPage(ctx, req, reply, 'health', 'health', {
+      mailboxes,
+      tokens,
+      rules,
+      queues,
+      queueError,
+      dashboard,
+    });
   });
 
   app.get('/admin/sla', async (req, reply) => {

@@ -24,11 +24,18 @@ import {
 } from '../../lists/index.ts';
 import { csrfFrom } from '../auth/guard.ts';
 import { safeEqual } from '../auth/sessions.ts';
-import type { Role } from '../auth/users.ts';
+import { Locales, type Role } from '../auth/users.ts';
 import { pageContext } from '../context.ts';
 import { translate } from '../i18n/messages.ts';
 import { createRenderer } from '../render.ts';
 import { addMultipartParser, asPercent, field, fields, parseUtcLocal, percentField } from './form.ts';
+import {
+  PREVIEW_FRAME_CSP,
+  type PreviewInput,
+  previewDocument,
+  renderPreview,
+  type SampleFn,
+} from './preview.ts';
 
 export interface MarketingPagesOptions {
   lists: ListsDeps;
@@ -36,6 +43,8 @@ export interface MarketingPagesOptions {
   runner?: CampaignRunner;
   /** Template names a campaign may use (see newsletterTemplates); a free text field when absent. */
   templates?: () => string[];
+  /** A template's sample.json, for the composer's preview; placeholders (or a subscriber) without it. */
+  sample?: SampleFn;
 }
 
 const ROLES: Role[] = ['marketer', 'admin'];
@@ -58,6 +67,9 @@ type Q = Record<string, string | undefined>;
 type ProgressView = CampaignProgress & { opens?: number; clicks?: number };
 
 const pct = (rate: number) => `${(rate * 100).toFixed(2)}%`;
+
+/** Statuses whose counts still move by the second; the page polls faster while one is shown. */
+const LIVE_STATUSES = new Set(['scheduled', 'running', 'paused']);
 
 /** A user-facing problem: shown on the page with status 400 (never a stack trace). */
 class FormProblem extends Error {}
@@ -259,8 +271,11 @@ export function marketingPages(opts: MarketingPagesOptions): FastifyPluginAsync 
         canResume: st === 'paused',
         canCancel: st === 'draft' || st === 'scheduled' || st === 'running' || st === 'paused',
         canTest: st !== 'cancelled' && st !== 'done',
+        live: LIVE_STATUSES.has(st),
       };
     };
+
+    const previewQuery = (template: string) => new URLSearchParams({ template, source: 'sample' }).toString();
 
     // Each segment with its size right now, so a marketer sees who a campaign reaches before sending.
     const segmentsOf = (): Array<{ id: string; name: string; count: number }> => {
@@ -279,6 +294,9 @@ export function marketingPages(opts: MarketingPagesOptions): FastifyPluginAsync 
       const notices = listNotices(db).slice(0, 50);
       const settings = settingsOf(deps);
       const q = req.query as Q;
+      const templates = opts.templates?.() ?? [];
+      const chosen = (extra.values as { template?: string } | undefined)?.template;
+      const previewTemplate = chosen || templates[0] || '';
       const testSent =
         q.ok === 'test' && /^\d+$/.test(q.n ?? '') ? tr(req, 'mk_test_sent', { n: q.n }) : null;
       return {
@@ -289,7 +307,11 @@ export function marketingPages(opts: MarketingPagesOptions): FastifyPluginAsync 
         notices,
         lists: lists.map((l) => ({ id: l.id, name: l.name, slug: l.slug })),
         segments: segmentsOf(),
-        templates: opts.templates?.() ?? [],
+        templates,
+        previewFrame: previewTemplate
+          ? `${base}/campaigns/preview/frame?${previewQuery(previewTemplate)}`
+          : null,
+        previewPage: `${base}/campaigns/preview${previewTemplate ? `?${previewQuery(previewTemplate)}` : ''}`,
         testWired: Boolean(opts.runner),
         values: {
           bounceThreshold: asPercent(settings.bounceThreshold),
@@ -302,6 +324,108 @@ export function marketingPages(opts: MarketingPagesOptions): FastifyPluginAsync 
     app.get('/campaigns', async (req, reply) =>
       send(req, reply, 'marketing-campaigns', 'mk_campaigns', campaignsView(req)),
     );
+
+    // Live progress for the campaigns page (static/campaigns.js polls it; the page works without).
+    app.get('/campaigns/progress.json', async (req, reply) => {
+      const want = new Set(
+        ((req.query as Q).ids ?? '')
+          .split(',')
+          .filter((x) => /^\d+$/.test(x))
+          .slice(0, 200)
+          .map(Number),
+      );
+      const locale = pageContext(req, '').locale;
+      const campaigns = listCampaigns(db)
+        .filter((c) => want.size === 0 || want.has(c.id))
+        .map((c) => {
+          const p = progress(db, c.id) as ProgressView;
+          return {
+            id: c.id,
+            statusText: translate(locale, `mk_status_${c.status}`),
+            live: LIVE_STATUSES.has(c.status),
+            ...p,
+            bounceRate: pct(p.bounceRate),
+            complaintRate: pct(p.complaintRate),
+          };
+        });
+      return reply.header('cache-control', 'no-store').send({ at: now(), campaigns });
+    });
+
+    // ---- Template preview --------------------------------------------------------------------
+
+    const previewInput = (req: FastifyRequest): PreviewInput => {
+      const q = req.query as Q;
+      const locale = (Locales as readonly string[]).includes(q.locale ?? '')
+        ? (q.locale as string)
+        : pageContext(req, '').locale;
+      return {
+        template: (q.template ?? '').trim() || (opts.templates?.()[0] ?? ''),
+        listId: /^\d+$/.test(q.list ?? '') ? Number(q.list) : null,
+        source: q.source === 'subscriber' ? 'subscriber' : 'sample',
+        locale,
+        subject: (q.subject ?? '')
+          .replace(/[\r\n]+/g, ' ')
+          .trim()
+          .slice(0, 300),
+      };
+    };
+
+    /** A template name the composer could have offered; anything else is refused before rendering. */
+    const checkTemplate = (req: FastifyRequest, template: string) => {
+      const allowed = opts.templates?.() ?? [];
+      if (!template || (allowed.length > 0 && !allowed.includes(template)))
+        throw new FormProblem(tr(req, 'mk_bad_template'));
+    };
+
+    const preview = async (req: FastifyRequest, input: PreviewInput) => {
+      checkTemplate(req, input.template);
+      try {
+        return await renderPreview(deps, opts.sample, input);
+      } catch (e) {
+        if (!deps.render) throw new FormProblem(tr(req, 'mk_preview_unavailable'));
+        throw e;
+      }
+    };
+
+    app.get('/campaigns/preview', async (req, reply) => {
+      const input = previewInput(req);
+      const lists = allLists(db).map((l) => ({ id: l.id, name: l.name, selected: l.id === input.listId }));
+      const data: Record<string, unknown> = {
+        templates: opts.templates?.() ?? [],
+        lists,
+        locales: Locales.map((l) => ({ id: l, selected: l === input.locale })),
+        values: input,
+        frameUrl: `${base}/campaigns/preview/frame?${new URLSearchParams({
+          template: input.template,
+          source: input.source,
+          locale: input.locale,
+          subject: input.subject,
+          ...(input.listId === null ? {} : { list: String(input.listId) }),
+        }).toString()}`,
+      };
+      try {
+        data.result = await preview(req, input);
+      } catch (e) {
+        data.error = problem(e);
+        return send(req, reply, 'marketing-preview', 'mk_preview_title', data, 400);
+      }
+      return send(req, reply, 'marketing-preview', 'mk_preview_title', data);
+    });
+
+    // The rendered mail alone, for the sandboxed iframe: its own strict policy (no script at all),
+    // framable only by our pages.
+    app.get('/campaigns/preview/frame', async (req, reply) => {
+      reply.header('content-security-policy', PREVIEW_FRAME_CSP);
+      reply.header('x-frame-options', 'SAMEORIGIN');
+      reply.type('text/html; charset=utf-8');
+      try {
+        const r = await preview(req, previewInput(req));
+        return reply.send(previewDocument(r.html));
+      } catch (e) {
+        const text = problem(e).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+        return reply.code(400).send(previewDocument(`<p>${text}</p>`));
+      }
+    });
 
     app.post('/campaigns', async (req, reply) => {
       const b = req.body;
@@ -402,6 +526,12 @@ export function marketingPages(opts: MarketingPagesOptions): FastifyPluginAsync 
             consents: unknown[];
             campaignSends: unknown[];
             bounces: unknown[];
+            // Present when the app wires full data rights (customer, orders, mail, outbox).
+            customer?: unknown;
+            orders?: unknown[];
+            conversations?: unknown[];
+            outbox?: unknown[];
+            suppressions?: unknown[];
           };
           data.found = {
             ...found,
@@ -411,7 +541,11 @@ export function marketingPages(opts: MarketingPagesOptions): FastifyPluginAsync 
               found.memberships.length > 0 ||
               found.consents.length > 0 ||
               found.campaignSends.length > 0 ||
-              found.bounces.length > 0,
+              found.bounces.length > 0 ||
+              (found.customer !== undefined && found.customer !== null) ||
+              [found.orders, found.conversations, found.outbox, found.suppressions].some(
+                (l) => (l?.length ?? 0) > 0,
+              ),
             raw: JSON.stringify(found, null, 2),
           };
         } catch (e) {
