@@ -85,6 +85,15 @@ describe('shipped templates', () => {
     }
   });
 
+  it('the newsletter renders for a campaign to a customer segment (no list)', () => {
+    const r = shipped();
+    for (const locale of ['en', 'zh-CN', 'zh-TW']) {
+      const m = r.renderTemplate('newsletter', locale, { ...r.sample('newsletter', locale), list: null });
+      expect(m.html).toContain('https://shop.example.com/u/sample-token');
+      expect(m.html).not.toContain('「」');
+    }
+  });
+
   it('the automations’ underscore names find the same templates', () => {
     const r = shipped();
     const m = r.renderTemplate('payment_reminder', 'en', r.sample('payment-reminder', 'en'));
