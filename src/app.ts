@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { createDataRights } from './app/data-rights.ts';
 import { createIngestHooks } from './app/ingest-hooks.ts';
 import { createMailServices, type MailServices, publicUrl } from './app/mail-services.ts';
 import { slaEscalationNotifier } from './app/sla-escalation.ts';
@@ -33,7 +34,7 @@ import {
   type SmtpSender,
   sendStaffReply,
 } from './outbound/index.ts';
-import { createQueue, type JobQueue } from './queue/index.ts';
+import { bullmqQueuesOf, createQueue, type JobQueue } from './queue/index.ts';
 import { createRulesRuntime, lastReloadError, type RulesRuntime, recordCorrection } from './rules/index.ts';
 import {
   buildPolicy,
@@ -133,6 +134,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const sla = buildPolicy(config.sla);
   const secret = loadSessionSecret(config.credentials.sessionSecret, config.paths.dataDir);
+  const blobs = createBlobStore(config.paths.blobDir, { logger });
   const lists = createLists({
     db,
     clock,
@@ -146,8 +148,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     segmentMembers: segmentMembersFn(db),
     isSuppressed: (email) => isSuppressed(db, email, 'marketing'),
     settings: listsSettingsFromConfig(config),
+    // Export and erase of one address reach past the lists: customer, orders, mail, outbox, files.
+    dataRights: createDataRights({ db, clock, logger, blobs }),
   });
-  const blobs = createBlobStore(config.paths.blobDir);
   const pipeline = createIngestPipeline({
     db,
     blobs,
@@ -305,6 +308,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
             [AUTOMATIONS_QUEUE]: await queue.counts(AUTOMATIONS_QUEUE),
             sla: await queue.counts(SLA_QUEUE),
           }),
+          bullmqQueues: () =>
+            bullmqQueuesOf(queue, [OUTBOUND_QUEUE, SEND_QUEUE, AUTOMATIONS_QUEUE, SLA_QUEUE]),
           mailboxStatus: () => allMailboxStatus(db, config.imap.accounts),
           cannedReplies: (locale) => loadCannedReplies(config.paths.templatesDir, locale),
           rulesStatus: () => ({
@@ -325,6 +330,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
                 lists: lists.deps,
                 runner: lists.campaignRunner(queue),
                 templates: () => newsletterTemplates(config.paths.templatesDir),
+                sample: (template, locale) => mail.renderer.sample(template, locale),
               }),
             },
             ...(deps.staffPlugins ?? []),

@@ -7,6 +7,18 @@ export {
   recordContact,
 } from './contacts.ts';
 export { type CsvRecord, csvObjects, parseCsv } from './csv.ts';
+export {
+  addressSpellings,
+  type CustomerErase,
+  customerNames,
+  customerRecordsFor,
+  ERASED_MARK,
+  eraseCustomerData,
+  exportCustomerData,
+  makeRedactor,
+  type Redactor,
+  requireAddress,
+} from './data-rights.ts';
 export { type MergeResult, mergeCustomers } from './merge.ts';
 export {
   formatIssuePath,
@@ -47,6 +59,7 @@ export {
   setVip,
   updateProfile,
 } from './profile.ts';
+export { deleteWithReferences, type ForeignKeyRef, referencesTo } from './schema-probe.ts';
 export {
   type CompiledSegment,
   compileSegment,

@@ -8,7 +8,8 @@ export type OrderStatus = 'pending' | 'paid' | 'shipped' | 'delivered' | 'cancel
 export interface OrderRow {
   id: number;
   external_id: string;
-  customer_id: number;
+  /** null once the buyer's address was erased (the order stays for bookkeeping). */
+  customer_id: number | null;
   status: OrderStatus;
   currency: string;
   amount_cents: number;
@@ -24,6 +25,8 @@ export interface OrderRow {
   delivered_at: number | null;
   cancelled_at: number | null;
   refunded_at: number | null;
+  /** When the buyer was erased: the order's personal fields are gone and it links to no customer. */
+  erased_at: number | null;
 }
 
 export interface UpsertOrderResult {
@@ -71,7 +74,8 @@ export function getOrderByExternalId(db: Db, externalId: string): OrderRow | und
  * Order count (every order not cancelled) and total spent (paid orders not cancelled or refunded),
  * recomputed from the orders so a replayed or reordered event can never skew them.
  */
-export function refreshCustomerStats(db: Db, customerId: number): void {
+export function refreshCustomerStats(db: Db, customerId: number | null): void {
+  if (customerId === null) return;
   db.prepare(
     `UPDATE customers SET
        order_count = (SELECT count(*) FROM orders WHERE customer_id = @id AND status != 'cancelled'),
@@ -84,6 +88,23 @@ export function refreshCustomerStats(db: Db, customerId: number): void {
 /** Creates the order (and its customer on first contact) or updates what the shop may change. */
 export function upsertOrder(db: Db, input: OrderInput, now: number): UpsertOrderResult {
   return inTransaction(db, () => {
+    const erased = getOrderByExternalId(db, input.id);
+    if (erased && erased.erased_at !== null) {
+      // The buyer was erased: the shop may still correct the order's bookkeeping fields, but the
+      // order is not linked to a person again and no customer record is made from it.
+      db.prepare(
+        `UPDATE orders SET currency = ?, amount_cents = ?, items = ?, payment_due_at = ?, updated_at = ?
+         WHERE id = ?`,
+      ).run(
+        input.currency,
+        input.amount_cents,
+        JSON.stringify(input.items),
+        input.payment_due_at ?? null,
+        now,
+        erased.id,
+      );
+      return { order: getOrder(db, erased.id) as OrderRow, created: false };
+    }
     const customer = recordContact(
       db,
       {

@@ -19,8 +19,12 @@ function mustGet(db: Db, id: number): CustomerRow {
   return row;
 }
 
-/** The record that stands for `id` now: a merged record answers with the one it was merged into. */
-export function resolveCustomer(db: Db, id: number): CustomerRow | undefined {
+/**
+ * The record that stands for `id` now: a merged record answers with the one it was merged into.
+ * undefined for no id (an order whose buyer was erased).
+ */
+export function resolveCustomer(db: Db, id: number | null): CustomerRow | undefined {
+  if (id === null) return undefined;
   let row = db.prepare('SELECT * FROM customers WHERE id = ?').get(id) as CustomerRow | undefined;
   for (let hops = 0; row && row.merged_into !== null && hops < 10; hops++) {
     row = db.prepare('SELECT * FROM customers WHERE id = ?').get(row.merged_into) as CustomerRow | undefined;

@@ -1,3 +1,4 @@
+import { listLocale } from './locale.ts';
 import type { ListRow } from './types.ts';
 
 /**
@@ -11,13 +12,7 @@ const escapeHtml = (s: string): string =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
   );
 
-type Lang = 'en' | 'zh-CN' | 'zh-TW';
-function lang(locale: string | null | undefined): Lang {
-  const l = (locale ?? '').toLowerCase();
-  if (l.startsWith('zh-tw') || l.startsWith('zh-hk') || l.startsWith('zh-hant')) return 'zh-TW';
-  if (l.startsWith('zh')) return 'zh-CN';
-  return 'en';
-}
+const lang = (locale: string | null | undefined) => listLocale(locale) ?? 'en';
 
 const CONFIRM = {
   en: {

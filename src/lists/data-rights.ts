@@ -1,6 +1,6 @@
 import { normaliseAddress } from '../customers/index.ts';
 import { ErrorCodes, MailroomError } from '../lib/index.ts';
-import { inTransaction } from '../store/index.ts';
+import { type Db, inTransaction } from '../store/index.ts';
 import { parseCsv, toCsv } from './csv.ts';
 import {
   getListBySlug,
@@ -107,6 +107,8 @@ export async function importCsv(deps: ListsDeps, opts: ImportOptions): Promise<I
         action: confirmedElsewhere ? 'confirm' : 'request',
         source: opts.source,
         wording: confirmedElsewhere ? (opts.wording ?? null) : list.consent_wording,
+        // The wording agreed elsewhere is in whatever language it was; the list's own is in its default.
+        locale: confirmedElsewhere ? null : list.default_locale,
         at: now,
       });
       if (confirmedElsewhere) result.confirmed++;
@@ -145,11 +147,29 @@ export function exportListCsv(deps: Pick<ListsDeps, 'db'>, slug: string): string
   ]);
 }
 
-/** Everything the lists hold about one address (GDPR art. 15 access request), as plain JSON. */
-export function exportAddress(deps: Pick<ListsDeps, 'db'>, email: string): Record<string, unknown> {
-  const { db } = deps;
+function addressOf(email: string): string {
   const addr = normaliseAddress(email)?.email;
-  if (!addr) throw new MailroomError(ErrorCodes.VALIDATION, `"${email}" is not an email address`);
+  if (!addr)
+    throw new MailroomError(ErrorCodes.VALIDATION, `"${email.slice(0, 80)}" is not an email address`);
+  return addr;
+}
+
+/**
+ * Everything held about one address (GDPR art. 15 access request), as plain JSON. With
+ * deps.dataRights wired (the running app) that is the whole installation: customer record, orders,
+ * mail, outbox and the lists; without it, the lists' part (exportListData).
+ */
+export function exportAddress(
+  deps: Pick<ListsDeps, 'db'> & Partial<Pick<ListsDeps, 'dataRights'>>,
+  email: string,
+): Record<string, unknown> {
+  if (deps.dataRights) return deps.dataRights.exportAddress(email);
+  return exportListData(deps.db, email);
+}
+
+/** What the lists hold about one address: subscriber, memberships, consents, sends, opens/clicks, bounces. */
+export function exportListData(db: Db, email: string): Record<string, unknown> {
+  const addr = addressOf(email);
   const sub = db.prepare('SELECT * FROM subscribers WHERE email = ?').get(addr) as SubscriberRow | undefined;
   const id = sub?.id ?? -1;
   return {
@@ -164,7 +184,7 @@ export function exportAddress(deps: Pick<ListsDeps, 'db'>, email: string): Recor
       .all(id),
     consents: db
       .prepare(
-        `SELECT c.action, c.source, c.wording, c.ip, c.user_agent, c.at, l.slug AS list
+        `SELECT c.action, c.source, c.wording, c.locale, c.ip, c.user_agent, c.at, l.slug AS list
          FROM list_consents c LEFT JOIN lists l ON l.id = c.list_id WHERE c.subscriber_id = ? ORDER BY c.at, c.id`,
       )
       .all(id),
@@ -187,31 +207,56 @@ export function exportAddress(deps: Pick<ListsDeps, 'db'>, email: string): Recor
 }
 
 /**
- * Erases one address from the lists (GDPR art. 17): subscriber, memberships, consents, bounces,
- * tracked opens and clicks and the address on past sends go; only sha256 of the address stays, so it is never mailed again.
- * Customer records belong to the customers folder and are erased there.
+ * Erases one address (GDPR art. 17). With deps.dataRights wired (the running app) everything the
+ * installation holds about it goes (see src/app/data-rights.ts); without it, the lists' part
+ * (eraseListData). Either way only sha256 of the address stays, so it is never mailed again.
  */
-export function eraseAddress(deps: Pick<ListsDeps, 'db' | 'clock' | 'logger'>, email: string): void {
-  const { db } = deps;
-  const addr = normaliseAddress(email)?.email;
-  if (!addr) throw new MailroomError(ErrorCodes.VALIDATION, `"${email}" is not an email address`);
+export function eraseAddress(
+  deps: Pick<ListsDeps, 'db' | 'clock' | 'logger'> & Partial<Pick<ListsDeps, 'dataRights'>>,
+  email: string,
+): void {
+  if (deps.dataRights) {
+    deps.dataRights.eraseAddress(email);
+    return;
+  }
+  const addr = addressOf(email);
+  inTransaction(deps.db, () => eraseListData(deps.db, addr, deps.clock.now()));
+  deps.logger.info({ hash: hashAddress(addr).slice(0, 12) }, 'list address erased');
+}
+
+export interface ListErase {
+  subscriber: boolean;
+  /** Names the lists held for the address (subscriber name), for redaction elsewhere. */
+  names: string[];
+  campaignSends: number;
+}
+
+/**
+ * The lists' part of an erase: subscriber, memberships, consents, bounces, tracked opens and clicks
+ * go; past campaign sends keep their row (the campaign's counts) with the address replaced by its
+ * sha256; the sha256 goes on the erase list, so the address is never subscribed, imported or
+ * list-mailed again. Runs inside the caller's transaction. Customer records, mail and orders belong
+ * to other folders and are erased there (src/app/data-rights.ts puts the parts together).
+ */
+export function eraseListData(db: Db, email: string, now: number): ListErase {
+  const addr = addressOf(email);
   const hash = hashAddress(addr);
-  inTransaction(db, () => {
-    db.prepare('DELETE FROM subscribers WHERE email = ?').run(addr);
-    db.prepare('DELETE FROM list_bounces WHERE email = ?').run(addr);
-    db.prepare(
-      'DELETE FROM campaign_events WHERE send_id IN (SELECT id FROM campaign_sends WHERE email = ?)',
-    ).run(addr);
-    db.prepare(
+  const sub = db.prepare('SELECT id, name FROM subscribers WHERE email = ?').get(addr) as
+    | { id: number; name: string | null }
+    | undefined;
+  db.prepare('DELETE FROM subscribers WHERE email = ?').run(addr);
+  db.prepare('DELETE FROM list_bounces WHERE email = ?').run(addr);
+  db.prepare(
+    'DELETE FROM campaign_events WHERE send_id IN (SELECT id FROM campaign_sends WHERE email = ?)',
+  ).run(addr);
+  const sends = db
+    .prepare(
       `UPDATE campaign_sends SET email = 'erased-' || ?, domain = '', subscriber_id = NULL,
          error = CASE WHEN status IN ('pending', 'queued') THEN 'erased' ELSE NULL END,
          status = CASE WHEN status IN ('pending', 'queued') THEN 'skipped' ELSE status END
        WHERE email = ?`,
-    ).run(hash, addr);
-    db.prepare('INSERT OR IGNORE INTO erased_addresses (email_sha256, erased_at) VALUES (?, ?)').run(
-      hash,
-      deps.clock.now(),
-    );
-  });
-  deps.logger.info({ hash: hash.slice(0, 12) }, 'list address erased');
+    )
+    .run(hash, addr).changes;
+  db.prepare('INSERT OR IGNORE INTO erased_addresses (email_sha256, erased_at) VALUES (?, ?)').run(hash, now);
+  return { subscriber: sub !== undefined, names: sub?.name ? [sub.name] : [], campaignSends: sends };
 }

@@ -42,13 +42,27 @@ export {
 export { parseCsv, toCsv } from './csv.ts';
 export {
   eraseAddress,
+  eraseListData,
   exportAddress,
   exportListCsv,
+  exportListData,
   type ImportOptions,
   type ImportResult,
   importCsv,
+  type ListErase,
 } from './data-rights.ts';
 export { tokenFromUnsubscribeAddress, unsubscribeLinks } from './links.ts';
+export {
+  consentWordingFor,
+  consentWordings,
+  LIST_LOCALES,
+  type ListLocale,
+  listLocale,
+  localeFromAcceptLanguage,
+  pageLocale,
+  requireListLocale,
+  type ShownWording,
+} from './locale.ts';
 export {
   allLists,
   createList,
@@ -58,6 +72,7 @@ export {
   isErased,
   type NewList,
   normaliseEmail,
+  setConsentWording,
 } from './repo.ts';
 export { createLists, type Lists } from './service.ts';
 export { confirmSubscription, type SubscribeInput, type SubscribeOutcome, subscribe } from './subscribe.ts';

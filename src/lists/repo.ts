@@ -1,6 +1,7 @@
 import { findCustomerByEmail, normaliseAddress } from '../customers/index.ts';
 import { ErrorCodes, MailroomError, sha256Hex } from '../lib/index.ts';
 import { type Db, prepareCached } from '../store/index.ts';
+import { consentWordings, type ListLocale, listLocale, requireListLocale } from './locale.ts';
 import type {
   ConsentSource,
   ListRow,
@@ -19,6 +20,20 @@ export interface NewList {
   welcome?: boolean;
   /** The exact sentence shown next to the subscribe button; recorded with every consent. */
   consentWording: string;
+  /** Language of consentWording and of the public pages when the visitor's is unknown (default en). */
+  defaultLocale?: string;
+  /** The same consent in other languages, shown (and recorded) on pages in that language. */
+  consentWordings?: Partial<Record<string, string>>;
+}
+
+function cleanWordings(
+  input: Partial<Record<string, string>> | undefined,
+): Partial<Record<ListLocale, string>> {
+  const out: Partial<Record<ListLocale, string>> = {};
+  for (const [k, v] of Object.entries(input ?? {})) {
+    if (typeof v === 'string' && v.trim()) out[requireListLocale(k)] = v.trim();
+  }
+  return out;
 }
 
 export function normaliseEmail(input: string): string {
@@ -48,10 +63,14 @@ export function createList(db: Db, input: NewList, at: number): ListRow {
   }
   const exists = db.prepare('SELECT 1 FROM lists WHERE slug = ?').get(input.slug);
   if (exists) throw new MailroomError(ErrorCodes.VALIDATION, `a list "${input.slug}" already exists`);
+  const defaultLocale = input.defaultLocale ? requireListLocale(input.defaultLocale) : 'en';
+  const wordings = cleanWordings(input.consentWordings);
+  delete wordings[defaultLocale];
   const info = db
     .prepare(
-      `INSERT INTO lists (slug, name, description, public, optin, welcome, consent_wording, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO lists (slug, name, description, public, optin, welcome, consent_wording, created_at,
+         default_locale, consent_wordings)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       input.slug,
@@ -62,8 +81,34 @@ export function createList(db: Db, input: NewList, at: number): ListRow {
       input.welcome ? 1 : 0,
       input.consentWording,
       at,
+      defaultLocale,
+      JSON.stringify(wordings),
     );
   return getList(db, Number(info.lastInsertRowid)) as ListRow;
+}
+
+/**
+ * Sets the consent wording of a list in one language: the default language's wording is
+ * consent_wording itself, any other goes into the translations. An empty text removes a
+ * translation (the default wording cannot be emptied). Past consent records keep the wording that
+ * was shown when they were given.
+ */
+export function setConsentWording(db: Db, slug: string, locale: string, wording: string): ListRow {
+  const list = getListBySlug(db, slug);
+  if (!list) throw new MailroomError(ErrorCodes.NOT_FOUND, `there is no list "${slug}"`);
+  const l = requireListLocale(locale);
+  const text = wording.trim();
+  if (l === (listLocale(list.default_locale) ?? 'en')) {
+    if (!text)
+      throw new MailroomError(ErrorCodes.VALIDATION, 'a list needs the consent wording shown to subscribers');
+    db.prepare('UPDATE lists SET consent_wording = ? WHERE id = ?').run(text, list.id);
+  } else {
+    const all = consentWordings(list);
+    if (text) all[l] = text;
+    else delete all[l];
+    db.prepare('UPDATE lists SET consent_wordings = ? WHERE id = ?').run(JSON.stringify(all), list.id);
+  }
+  return getList(db, list.id) as ListRow;
 }
 
 export function getList(db: Db, id: number): ListRow | undefined {
@@ -151,6 +196,8 @@ export interface ConsentInput {
   action: 'request' | 'confirm' | 'unsubscribe';
   source: ConsentSource;
   wording?: string | null;
+  /** Language of the wording as shown (null when unknown, e.g. agreed elsewhere). */
+  locale?: string | null;
   ip?: string | null;
   userAgent?: string | null;
   at: number;
@@ -158,14 +205,15 @@ export interface ConsentInput {
 
 export function recordConsent(db: Db, c: ConsentInput): void {
   db.prepare(
-    `INSERT INTO list_consents (subscriber_id, list_id, action, source, wording, ip, user_agent, at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO list_consents (subscriber_id, list_id, action, source, wording, locale, ip, user_agent, at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     c.subscriberId,
     c.listId,
     c.action,
     c.source,
     c.wording ?? null,
+    c.locale ?? null,
     c.ip ?? null,
     c.userAgent?.slice(0, 500) ?? null,
     c.at,

@@ -2,6 +2,7 @@ import { ErrorCodes, MailroomError } from '../lib/index.ts';
 import { inTransaction } from '../store/index.ts';
 import { confirmationMail, welcomeMail } from './builtin-mail.ts';
 import { confirmUrl, unsubscribeLinks } from './links.ts';
+import { consentWordingFor } from './locale.ts';
 import {
   findSubscriber,
   getList,
@@ -22,6 +23,12 @@ export interface SubscribeInput {
   email: string;
   name?: string | null;
   locale?: string | null;
+  /**
+   * The language the consent wording was shown in (the subscribe form's language): picks the
+   * wording recorded as consent. Defaults to `locale`; the list's default wording when the list has
+   * no translation for it.
+   */
+  wordingLocale?: string | null;
   attributes?: Record<string, unknown>;
   source: ConsentSource;
   ip?: string | null;
@@ -58,6 +65,7 @@ export async function subscribe(deps: ListsDeps, input: SubscribeInput): Promise
     const m = getMembership(db, list.id, sub.id);
     if (m?.status === 'confirmed') return { outcome: 'already_confirmed', sub };
     const meta = { ip: input.ip ?? null, userAgent: input.userAgent ?? null };
+    const shown = consentWordingFor(list, input.wordingLocale ?? input.locale);
     if (list.optin === 'single') {
       setMembership(db, list.id, sub.id, 'confirmed', now);
       recordConsent(db, {
@@ -65,7 +73,8 @@ export async function subscribe(deps: ListsDeps, input: SubscribeInput): Promise
         listId: list.id,
         action: 'confirm',
         source: input.source,
-        wording: list.consent_wording,
+        wording: shown.wording,
+        locale: shown.locale,
         at: now,
         ...meta,
       });
@@ -83,7 +92,8 @@ export async function subscribe(deps: ListsDeps, input: SubscribeInput): Promise
       listId: list.id,
       action: 'request',
       source: input.source,
-      wording: list.consent_wording,
+      wording: shown.wording,
+      locale: shown.locale,
       at: now,
       ...meta,
     });
@@ -98,7 +108,7 @@ export async function subscribe(deps: ListsDeps, input: SubscribeInput): Promise
 
 export async function sendConfirmation(deps: ListsDeps, list: ListRow, sub: SubscriberRow): Promise<void> {
   const url = confirmUrl(deps, list.id, sub.id, sub.email);
-  const mail = confirmationMail(list, sub.locale, url);
+  const mail = confirmationMail(list, sub.locale ?? list.default_locale, url);
   await deps.send({
     to: sub.email,
     ...mail,
@@ -109,7 +119,7 @@ export async function sendConfirmation(deps: ListsDeps, list: ListRow, sub: Subs
 
 async function sendWelcome(deps: ListsDeps, list: ListRow, sub: SubscriberRow): Promise<void> {
   const links = unsubscribeLinks(deps, list.id, sub.id, sub.email);
-  const mail = welcomeMail(list, sub.locale, links.url);
+  const mail = welcomeMail(list, sub.locale ?? list.default_locale, links.url);
   await deps.send({
     to: sub.email,
     ...mail,
@@ -121,6 +131,8 @@ async function sendWelcome(deps: ListsDeps, list: ListRow, sub: SubscriberRow): 
 export interface ConfirmResult {
   list: ListRow;
   email: string;
+  /** The subscriber's stored language, for the page that answers the click. */
+  locale: string | null;
   /** False when the link was used before: still a success for the person clicking it. */
   changed: boolean;
 }
@@ -152,10 +164,12 @@ export async function confirmSubscription(
     }
     const request = db
       .prepare(
-        `SELECT source, wording FROM list_consents WHERE subscriber_id = ? AND list_id = ? AND action = 'request'
+        `SELECT source, wording, locale FROM list_consents WHERE subscriber_id = ? AND list_id = ? AND action = 'request'
          ORDER BY at DESC, id DESC LIMIT 1`,
       )
-      .get(sub.id, list.id) as { source: ConsentSource; wording: string | null } | undefined;
+      .get(sub.id, list.id) as
+      | { source: ConsentSource; wording: string | null; locale: string | null }
+      | undefined;
     setMembership(db, list.id, sub.id, 'confirmed', now);
     db.prepare('UPDATE subscribers SET unsubscribed_all_at = NULL, updated_at = ? WHERE id = ?').run(
       now,
@@ -166,7 +180,9 @@ export async function confirmSubscription(
       listId: list.id,
       action: 'confirm',
       source: request?.source ?? 'form',
+      // The confirmation repeats the wording the request was shown with, in its language.
       wording: request?.wording ?? list.consent_wording,
+      locale: request?.wording ? request.locale : list.default_locale,
       ip: meta.ip ?? null,
       userAgent: meta.userAgent ?? null,
       at: now,
@@ -175,7 +191,7 @@ export async function confirmSubscription(
   });
   if (changed && list.welcome) await sendWelcome(deps, list, sub);
   deps.logger.info({ list: list.slug, subscriber: sub.id, changed }, 'list subscription confirmed');
-  return { list, email: sub.email, changed };
+  return { list, email: sub.email, locale: sub.locale, changed };
 }
 
 export { findSubscriber };

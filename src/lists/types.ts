@@ -15,8 +15,13 @@ export interface ListRow {
   public: number;
   optin: OptIn;
   welcome: number;
+  /** The exact consent sentence in the list's default language. */
   consent_wording: string;
   created_at: number;
+  /** Language of consent_wording and of the public pages when nothing better is known. */
+  default_locale: string;
+  /** JSON object: the consent wording in other languages, {"zh-CN": "...", "zh-TW": "..."}. */
+  consent_wordings: string;
 }
 
 export interface SubscriberRow {
@@ -122,6 +127,18 @@ export interface ListsDeps {
   isSuppressed?: IsSuppressedFn;
   segmentMembers?: SegmentMembersFn;
   settings?: Partial<ListsSettings>;
+  /** Whole-installation export and erase of one address (see AddressDataRights). */
+  dataRights?: AddressDataRights;
+}
+
+/**
+ * Access and erase requests for everything the installation holds about an address, not only the
+ * lists' part. The composition root provides it (src/app/data-rights.ts); without it
+ * exportAddress and eraseAddress cover the list tables only.
+ */
+export interface AddressDataRights {
+  exportAddress(email: string): Record<string, unknown>;
+  eraseAddress(email: string): unknown;
 }
 
 export function settingsOf(deps: ListsDeps): ListsSettings {

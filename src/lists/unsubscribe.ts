@@ -25,7 +25,15 @@ export function resolveUnsubscribeToken(deps: ListsDeps, token: string): TokenSu
 
 export interface Preferences {
   email: string;
-  list: { slug: string; name: string; status: MembershipStatus | null } | null;
+  /** The subscriber's stored language (null: unknown), for the page's language. */
+  locale: string | null;
+  list: {
+    slug: string;
+    name: string;
+    status: MembershipStatus | null;
+    /** The list's default language. */
+    defaultLocale: string;
+  } | null;
   lists: Array<{ slug: string; name: string; status: MembershipStatus }>;
 }
 
@@ -40,8 +48,14 @@ export function preferences(deps: ListsDeps, token: string): Preferences {
     .all(subscriber.id) as Preferences['lists'];
   return {
     email: subscriber.email,
+    locale: subscriber.locale,
     list: list
-      ? { slug: list.slug, name: list.name, status: lists.find((l) => l.slug === list.slug)?.status ?? null }
+      ? {
+          slug: list.slug,
+          name: list.name,
+          status: lists.find((l) => l.slug === list.slug)?.status ?? null,
+          defaultLocale: list.default_locale,
+        }
       : null,
     lists,
   };
@@ -59,7 +73,15 @@ export function unsubscribeByToken(
   token: string,
   scope: UnsubscribeScope,
   meta: { ip?: string | null; userAgent?: string | null; source?: 'link' | 'mail' },
-): { email: string; lists: number } {
+): {
+  email: string;
+  lists: number;
+  /** What was left: one list, or every list (an all-lists token, or scope 'all'). */
+  scope: UnsubscribeScope;
+  /** The subscriber's stored language and the list's default, for the page that answers. */
+  locale: string | null;
+  listDefaultLocale: string | null;
+} {
   const { subscriber, list } = resolveUnsubscribeToken(deps, token);
   const listId = scope === 'all' || !list ? null : list.id;
   const changed = inTransaction(deps.db, () =>
@@ -69,7 +91,13 @@ export function unsubscribeByToken(
     }),
   );
   deps.logger.info({ subscriber: subscriber.id, list: list?.slug ?? '*', scope }, 'list unsubscribe');
-  return { email: subscriber.email, lists: changed };
+  return {
+    email: subscriber.email,
+    lists: changed,
+    scope: listId === null ? 'all' : 'list',
+    locale: subscriber.locale,
+    listDefaultLocale: list?.default_locale ?? null,
+  };
 }
 
 /**

@@ -13,6 +13,7 @@ import {
 import { systemClock } from '../../lib/index.ts';
 import { type Db, migrate, openDatabase } from '../../store/index.ts';
 import { type Command, UsageError } from '../command.ts';
+import { eraseAddressCommand, exportAddressCommand } from './lists.ts';
 
 function customerOf(db: Db, who: string) {
   const c = /^\d+$/.test(who) ? getCustomer(db, Number(who)) : findCustomerByEmail(db, who);
@@ -31,11 +32,26 @@ export const customersCommand: Command = {
     'segments',
     'segment save ID NAME FILTER_JSON',
     'segment count ID|FILTER_JSON',
+    'export EMAIL',
+    'erase EMAIL',
   ].join('\n'),
-  help: 'FILTER_JSON keys: vip, min_total_cents, max_total_cents, min_orders, max_orders, last_order_before, last_order_after, tags, locale.',
+  help: [
+    'FILTER_JSON keys: vip, min_total_cents, max_total_cents, min_orders, max_orders, last_order_before, last_order_after, tags, locale.',
+    'export: everything held about the address as JSON (the customer record, orders, mail, outbox, lists).',
+    'erase: deletes all of it; orders stay for bookkeeping, unlinked and without personal data, and only the',
+    "address's SHA-256 is kept so it is never mailed again (the same as `mailroom lists erase`).",
+  ].join('\n'),
   async run(ctx) {
     const [sub, ...args] = ctx.positionals;
     const config = ctx.config();
+    if (sub === 'export' && args.length === 1) {
+      ctx.out(exportAddressCommand(config, args[0] as string));
+      return 0;
+    }
+    if (sub === 'erase' && args.length === 1) {
+      for (const line of eraseAddressCommand(config, ctx.logger(), args[0] as string)) ctx.out(line);
+      return 0;
+    }
     const db = openDatabase(config.paths.dbFile);
     try {
       migrate(db, undefined, config.paths.dbFile);

@@ -1,14 +1,16 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ErrorCodes, MailroomError, silentLogger, systemClock } from '../../lib/index.ts';
+import { type EraseReport, eraseEverything, exportEverything } from '../../app/data-rights.ts';
+import type { Config } from '../../config/index.ts';
+import { createBlobStore } from '../../ingest/index.ts';
+import { ErrorCodes, type Logger, MailroomError, silentLogger, systemClock } from '../../lib/index.ts';
 import {
   allLists,
   createList,
-  eraseAddress,
-  exportAddress,
   exportListCsv,
   importCsv,
   type ListsDeps,
   setBlocklisted,
+  setConsentWording,
 } from '../../lists/index.ts';
 import { type Db, listMigrations, migrate, openDatabase } from '../../store/index.ts';
 import { type Command, UsageError } from '../command.ts';
@@ -21,6 +23,30 @@ function withDb<T>(file: string, fn: (db: Db) => T): T {
   } finally {
     db.close();
   }
+}
+
+/** `mailroom lists export-address` and `mailroom customers export`: everything held about one address. */
+export function exportAddressCommand(config: Config, email: string): string {
+  return JSON.stringify(
+    withDb(config.paths.dbFile, (db) => exportEverything({ db }, email)),
+    null,
+    2,
+  );
+}
+
+/** `mailroom lists erase` and `mailroom customers erase`: everything held about one address. */
+export function eraseAddressCommand(config: Config, logger: Logger, email: string): string[] {
+  const report: EraseReport = withDb(config.paths.dbFile, (db) =>
+    eraseEverything({ db, clock: systemClock, logger, blobs: createBlobStore(config.paths.blobDir) }, email),
+  );
+  return [
+    `${email} erased; only its SHA-256 (${report.hash}...) is kept, so it is never mailed again`,
+    `  customer records ${report.customerRecords}, orders kept for bookkeeping without personal data ${report.ordersPseudonymised}`,
+    `  messages deleted ${report.messagesDeleted}, other people's messages blanked out ${report.messagesRedacted}`,
+    `  conversations deleted ${report.conversationsDeleted}, shared conversations kept ${report.conversationsKept}`,
+    `  outbox mails deleted ${report.outboxDeleted}, list subscriber ${report.subscriber ? 'deleted' : 'none'}, files deleted ${report.blobsDeleted}`,
+    '  not reached: backups, the IMAP mailboxes the mail came from; delete it there too',
+  ];
 }
 
 /** Deps for offline commands: they never mail, so sending is refused with a clear message. */
@@ -46,7 +72,9 @@ export const listsCommand: Command = {
   name: 'lists',
   summary: 'mailing lists: create, list, import/export CSV, export, erase or block one address',
   usage: [
-    'create SLUG --name NAME --wording TEXT [--single] [--private] [--welcome]',
+    'create SLUG --name NAME --wording TEXT [--locale en|zh-CN|zh-TW] [--wording-zh-cn TEXT] [--wording-zh-tw TEXT]',
+    '       [--single] [--private] [--welcome]',
+    'wording SLUG LOCALE TEXT',
     'ls',
     'import SLUG FILE.csv --consent confirmed-elsewhere --wording TEXT',
     'export SLUG [--out FILE.csv]',
@@ -57,6 +85,10 @@ export const listsCommand: Command = {
   options: {
     name: { type: 'string' },
     wording: { type: 'string' },
+    locale: { type: 'string' },
+    'wording-en': { type: 'string' },
+    'wording-zh-cn': { type: 'string' },
+    'wording-zh-tw': { type: 'string' },
     single: { type: 'boolean' },
     private: { type: 'boolean' },
     welcome: { type: 'boolean' },
@@ -65,11 +97,17 @@ export const listsCommand: Command = {
   },
   help: [
     'Lists are double opt-in unless --single. --wording is the exact consent sentence shown next to',
-    'the subscribe button; it is recorded with every consent.',
+    'the subscribe button; it is recorded with every consent. --locale is the language of --wording and',
+    "of the public pages when a visitor's is unknown (default en); --wording-zh-cn / --wording-zh-tw give the",
+    'same consent in the other languages: pages in that language show it, and a consent records the',
+    'wording shown. `wording SLUG LOCALE TEXT` sets or (with "") removes one language\'s wording later.',
     'import: the CSV has a header row with an "email" column ("name", "locale"; other columns become',
     'attributes). From the command line only people who confirmed elsewhere can be imported, with the',
     'wording they agreed to; imports that need confirmation mails go through the web UI.',
-    'erase: removes the address from every list and keeps only its SHA-256, so it is never mailed again.',
+    'export-address: everything held about the address as JSON (customer record, orders, mail, outbox,',
+    'suppressions, lists). erase: deletes all of it (orders stay for bookkeeping, unlinked and without',
+    'personal data; raw mail and attachment files no other message uses are deleted) and keeps only the',
+    "address's SHA-256, so it is never mailed again. `mailroom customers export|erase` do the same.",
     'block: no list mail to the address and no new sign-up, on every list; unblock lifts it.',
   ].join('\n'),
   async run(ctx) {
@@ -89,11 +127,23 @@ export const listsCommand: Command = {
               optin: v.single ? 'single' : 'double',
               public: !v.private,
               welcome: Boolean(v.welcome),
+              ...(v.locale ? { defaultLocale: String(v.locale) } : {}),
+              consentWordings: {
+                ...(v['wording-en'] ? { en: String(v['wording-en']) } : {}),
+                ...(v['wording-zh-cn'] ? { 'zh-CN': String(v['wording-zh-cn']) } : {}),
+                ...(v['wording-zh-tw'] ? { 'zh-TW': String(v['wording-zh-tw']) } : {}),
+              },
             },
             Date.now(),
           ),
         );
         ctx.out(`list ${list.slug} created (${list.optin} opt-in); subscribe form: /lists/${list.slug}`);
+        return 0;
+      }
+      case 'wording': {
+        if (!arg || !file || extra.length > 1) throw new UsageError('wording needs SLUG, LOCALE and TEXT');
+        const list = withDb(dbFile(), (db) => setConsentWording(db, arg, file, extra[0] ?? ''));
+        ctx.out(`list ${list.slug}: consent wording for ${file} ${extra[0]?.trim() ? 'set' : 'removed'}`);
         return 0;
       }
       case 'ls': {
@@ -141,19 +191,12 @@ export const listsCommand: Command = {
       }
       case 'export-address': {
         if (!arg) throw new UsageError('export-address needs EMAIL');
-        ctx.out(
-          JSON.stringify(
-            withDb(dbFile(), (db) => exportAddress({ db }, arg)),
-            null,
-            2,
-          ),
-        );
+        ctx.out(exportAddressCommand(ctx.config(), arg));
         return 0;
       }
       case 'erase': {
         if (!arg) throw new UsageError('erase needs EMAIL');
-        withDb(dbFile(), (db) => eraseAddress({ db, clock: systemClock, logger: ctx.logger() }, arg));
-        ctx.out(`${arg} erased from the lists; only its hash is kept so it is never mailed again`);
+        for (const line of eraseAddressCommand(ctx.config(), ctx.logger(), arg)) ctx.out(line);
         return 0;
       }
       case 'block':
@@ -168,7 +211,9 @@ export const listsCommand: Command = {
         return 0;
       }
       default:
-        throw new UsageError('expected create, ls, import, export, export-address, erase, block or unblock');
+        throw new UsageError(
+          'expected create, wording, ls, import, export, export-address, erase, block or unblock',
+        );
     }
   },
 };
