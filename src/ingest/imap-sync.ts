@@ -200,9 +200,6 @@ async function* readAhead<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
   }
 }
 
-/** Messages stored per transaction on the IMAP path. */
-const MESSAGES_PER_TRANSACTION = 50;
-
 /**
  * Reads ahead and stores in order; after-ingest actions follow each stored run. Stops (without
  * moving the checkpoint further) at shutdown or when a UID vanished in a way that is not a plain
@@ -239,11 +236,11 @@ async function ingestPending(
       }
     } else {
       const fetched = seg.fetched.filter((f) => f.source);
-      for (let i = 0; i < fetched.length && !deps.stopping(); i += MESSAGES_PER_TRANSACTION) {
-        const run = fetched.slice(i, i + MESSAGES_PER_TRANSACTION);
-        await deps.pipeline.ingestMany(run.map((f) => ({ raw: f.source as Buffer, source: src(f.uid) })));
-        done.push(...run.map((f) => f.uid));
-      }
+      const stored = await deps.pipeline.ingestMany(
+        fetched.map((f) => ({ raw: f.source as Buffer, source: src(f.uid) })),
+        { stopping: deps.stopping },
+      );
+      done.push(...fetched.slice(0, stored.length).map((f) => f.uid));
     }
     ingested += done.length;
     await afterIngest(client, account, done, log);

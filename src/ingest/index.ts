@@ -19,7 +19,13 @@ export {
 } from './import.ts';
 export { ingestFromConfig } from './open.ts';
 export { cleanMessageId, type ParsedMessage, parseMessage, type StoredAttachment } from './parse.ts';
-export { createIngestPipeline, type IngestPipeline, type IngestPipelineDeps } from './pipeline.ts';
+export {
+  createIngestPipeline,
+  type IngestItem,
+  type IngestManyOptions,
+  type IngestPipeline,
+  type IngestPipelineDeps,
+} from './pipeline.ts';
 export { allMailboxStatus, type MailboxStatus, mailboxStatus } from './status.ts';
 export { conversationToken, findConversation, TOKEN_RE } from './threading.ts';
 export type {
