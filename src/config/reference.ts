@@ -31,6 +31,8 @@ export const KEY_DOCS: Record<string, string> = {
   'imap.accounts[].host': 'IMAP server host.',
   'imap.accounts[].port': 'IMAP server port.',
   'imap.accounts[].tls': '`implicit` (port 993), `starttls`, or `none` (loopback only).',
+  'imap.accounts[].ca_file':
+    'PEM file of the CA (or self-signed certificate) to trust for this server instead of the system CAs, for `implicit` and `starttls`; the certificate chain and host name are still checked. A path relative to the working directory.',
   'imap.accounts[].user': 'Login user name.',
   'imap.accounts[].password_env': 'Environment variable holding the password.',
   'imap.accounts[].access_token_env': 'Environment variable holding an OAuth2 access token (XOAUTH2).',

@@ -105,6 +105,8 @@ const imapAccount = z
     host: z.string().min(1, 'expected a host name'),
     port: port.default(993),
     tls: z.enum(['implicit', 'starttls', 'none']).default('implicit'),
+    // PEM file of the CA (or the self-signed certificate) to trust instead of the system's CAs.
+    ca_file: z.string().min(1, 'expected the path of a PEM file').optional(),
     user: z.string().min(1, 'expected a user name'),
     password_env: envName.optional(),
     access_token_env: envName.optional(),

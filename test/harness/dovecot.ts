@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,9 +11,95 @@ export interface DovecotInfo {
   usersFile: string;
 }
 
+export interface DovecotOptions {
+  /** The plain IMAP port (STARTTLS there when `tls` is set); a free one when left out. */
+  port?: number;
+  /**
+   * Serve TLS with a certificate for `hostnames` (default localhost and 127.0.0.1) issued by a
+   * throwaway CA made with the openssl CLI: STARTTLS on `port`, implicit TLS on `tls.imapsPort`.
+   */
+  tls?: boolean | { hostnames?: string[] };
+  /**
+   * Also accept OAuth2 bearer tokens, checked by Dovecot's oauth2 passdb with an RFC 7662
+   * introspection POST to `introspectionUrl` (answer `{"active": true, "username": USER}`).
+   * Passwords keep working through the passwd-file passdb.
+   */
+  oauth2?: { introspectionUrl: string; mechanisms?: Array<'xoauth2' | 'oauthbearer'> };
+  /** Leave IDLE out of the capabilities (a server where clients have to poll). */
+  noIdle?: boolean;
+  /**
+   * false: no auth penalty. After failed logins from an IP Dovecot answers the next failures from
+   * it more slowly (2 s doubling up to 15 s, on top of the 2 s failure delay), and in a test every
+   * client is 127.0.0.1: a suite that provokes many refused logins would wait for each.
+   */
+  authPenalty?: boolean;
+}
+
+export interface DovecotTls {
+  imapsPort: number;
+  /** PEM of the CA that issued the server certificate: what a client has to trust. */
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
 export interface RunningDovecot extends DovecotInfo {
+  tls: DovecotTls | null;
   stop(): Promise<void>;
   restart(): Promise<void>;
+}
+
+/** A CA and a server certificate it issued (EC P-256, valid 2 days), made with the openssl CLI. */
+export function makeTestCertificates(
+  dir: string,
+  hostnames: string[] = ['localhost', '127.0.0.1'],
+  name = 'server',
+): { caFile: string; certFile: string; keyFile: string } {
+  const f = (n: string) => path.join(dir, n);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    f(`${name}-ca.key`),
+    '-out',
+    f(`${name}-ca.pem`),
+    '-days',
+    '2',
+    '-subj',
+    `/CN=mailroom test CA ${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
+  ssl('req', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${hostnames[0]}`);
+  const san = hostnames.map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  writeFileSync(
+    f(`${name}.ext`),
+    `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`,
+  );
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    f(`${name}.csr`),
+    '-CA',
+    f(`${name}-ca.pem`),
+    '-CAkey',
+    f(`${name}-ca.key`),
+    '-CAcreateserial',
+    '-out',
+    f(`${name}.pem`),
+    '-days',
+    '2',
+    '-extfile',
+    f(`${name}.ext`),
+  );
+  for (const n of [`${name}-ca.pem`, `${name}.pem`]) chmodSync(f(n), 0o644);
+  return { caFile: f(`${name}-ca.pem`), certFile: f(`${name}.pem`), keyFile: f(`${name}.key`) };
 }
 
 function ids(name: string): { uid: number; gid: number } | null {
@@ -27,9 +113,16 @@ function ids(name: string): { uid: number; gid: number } | null {
 
 /**
  * A throwaway Dovecot for one test run: passwd-file users, maildir, plaintext IMAP on a free
- * loopback port, no daemon left behind (it runs in the foreground as our child).
+ * loopback port, no daemon left behind (it runs in the foreground as our child). Options add TLS
+ * (STARTTLS and IMAPS), OAuth2 tokens or a server without IDLE; without them the instance is the
+ * plain one every other suite uses.
  */
-export async function startDovecot(bin: string, port?: number): Promise<RunningDovecot> {
+export async function startDovecot(
+  bin: string,
+  portOrOptions?: number | DovecotOptions,
+): Promise<RunningDovecot> {
+  const opts: DovecotOptions =
+    typeof portOrOptions === 'number' ? { port: portOrOptions } : (portOrOptions ?? {});
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mailroom-dovecot-'));
   // A 0700 mkdtemp dir stops the dovecot user from reaching its mail dir (APPEND fails).
   chmodSync(dir, 0o755);
@@ -43,24 +136,54 @@ export async function startDovecot(bin: string, port?: number): Promise<RunningD
   const usersFile = path.join(dir, 'users');
   writeFileSync(usersFile, '');
   chmodSync(usersFile, 0o644);
-  const imapPort = port ?? (await freePort());
+  const imapPort = opts.port ?? (await freePort());
+  let tls: DovecotTls | null = null;
+  if (opts.tls) {
+    const hostnames = typeof opts.tls === 'object' ? opts.tls.hostnames : undefined;
+    tls = { ...makeTestCertificates(dir, hostnames), imapsPort: await freePort() };
+  }
+  const mechanisms = [
+    'plain',
+    'login',
+    ...(opts.oauth2?.mechanisms ?? (opts.oauth2 ? ['xoauth2', 'oauthbearer'] : [])),
+  ];
+  let oauth2Passdb = '';
+  if (opts.oauth2) {
+    const oauthFile = path.join(dir, 'oauth2.conf.ext');
+    writeFileSync(
+      oauthFile,
+      `introspection_mode = post
+introspection_url = ${opts.oauth2.introspectionUrl}
+username_attribute = username
+active_attribute = active
+active_value = true
+`,
+    );
+    oauth2Passdb = `
+passdb {
+  driver = oauth2
+  args = ${oauthFile}
+  mechanisms = ${mechanisms.filter((m) => m !== 'plain' && m !== 'login').join(' ')}
+}`;
+  }
   const conf = `
 protocols = imap
 listen = 127.0.0.1
 base_dir = ${dir}/run
 state_dir = ${dir}/state
 log_path = ${dir}/dovecot.log
-ssl = no
+${tls ? `ssl = yes\nssl_cert = <${tls.certFile}\nssl_key = <${tls.keyFile}` : 'ssl = no'}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = ${mechanisms.join(' ')}
+${opts.noIdle ? 'imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS MOVE NAMESPACE UNSELECT CHILDREN SPECIAL-USE ESEARCH SEARCHRES CONDSTORE' : ''}
 default_internal_user = ${mailUser}
 default_internal_group = ${mailUser}
 default_login_user = ${loginUser}
 first_valid_uid = 0
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u ${usersFile}
-}
+  args = scheme=PLAIN username_format=%u ${usersFile}${opts.oauth2 ? '\n  mechanisms = plain login' : ''}
+}${oauth2Passdb}
 userdb {
   driver = static
   args = uid=${mailUser} gid=${mailUser} home=${dir}/mail/%u
@@ -73,11 +196,11 @@ service imap-login {
     port = ${imapPort}
   }
   inet_listener imaps {
-    port = 0
+    ${tls ? `address = 127.0.0.1\n    port = ${tls.imapsPort}` : 'port = 0'}
   }
 }
 service anvil {
-  chroot =
+  chroot =${opts.authPenalty === false ? '\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }' : ''}
 }
 service stats {
   unix_listener stats-reader {
@@ -124,6 +247,7 @@ service stats {
     port: imapPort,
     dir,
     usersFile,
+    tls,
     async restart() {
       await stopChild();
       await launch();

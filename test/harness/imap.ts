@@ -1,18 +1,20 @@
-import { appendFileSync, statSync, utimesSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { ImapFlow } from 'imapflow';
 import { randomId } from '../../src/lib/index.ts';
-import type { DovecotInfo } from './dovecot.ts';
+import type { DovecotInfo, DovecotTls } from './dovecot.ts';
 
 export interface ImapUser {
   host: string;
   port: number;
   user: string;
   pass: string;
+  /** PEM of the CA to trust, for a Dovecot started with `tls`: the harness client then requires STARTTLS. */
+  ca?: string;
 }
 
 /** Adds a user to the passwd-file of a running Dovecot; it can log in at once. */
 export function createImapUser(
-  dovecot: DovecotInfo,
+  dovecot: DovecotInfo & { tls?: DovecotTls | null },
   name = `u${randomId(6)
     .toLowerCase()
     .replace(/[^a-z0-9]/g, '')}`,
@@ -25,7 +27,13 @@ export function createImapUser(
   appendFileSync(dovecot.usersFile, `${user}:{PLAIN}${pass}::::::\n`);
   const m = Math.max(before, Math.floor(Date.now() / 1000)) + 1;
   utimesSync(dovecot.usersFile, m, m);
-  return { host: dovecot.host, port: dovecot.port, user, pass };
+  return {
+    host: dovecot.host,
+    port: dovecot.port,
+    user,
+    pass,
+    ...(dovecot.tls ? { ca: readFileSync(dovecot.tls.caFile, 'utf8') } : {}),
+  };
 }
 
 export function imapClient(u: ImapUser): ImapFlow {
@@ -35,6 +43,7 @@ export function imapClient(u: ImapUser): ImapFlow {
     secure: false,
     auth: { user: u.user, pass: u.pass },
     logger: false,
+    ...(u.ca ? { doSTARTTLS: true, tls: { ca: u.ca } } : {}),
   });
 }
 
