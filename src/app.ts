@@ -10,7 +10,7 @@ import {
   createOrderIntake,
   type OrderIntake,
 } from './automations/index.ts';
-import { type Config, loadSessionSecret } from './config/index.ts';
+import { type Config, imapCredentials, loadSessionSecret } from './config/index.ts';
 import { segmentMembersFn } from './customers/index.ts';
 import {
   allMailboxStatus,
@@ -261,7 +261,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
       if (roles.includes('poller') && config.imap.accounts.length > 0) {
         const poller = createImapPoller({
           accounts: config.imap.accounts,
-          credentials: config.credentials.imap,
+          // Asked before every connection: a token file is read again (refreshed tokens).
+          credentials: async (id) => imapCredentials(config, id),
           db,
           pipeline,
           clock,

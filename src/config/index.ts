@@ -7,6 +7,7 @@ export {
 export {
   type Config,
   ENV_OVERRIDES,
+  imapCredentials,
   type LoadOptions,
   loadConfig,
   PROJECT_ROOT,

@@ -29,6 +29,34 @@ export interface Config extends ParsedConfig {
   credentials: Secrets;
 }
 
+/** An OAuth2 access token file's token (trimmed), or null when it cannot be read or is empty. */
+export function readTokenFile(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The credentials of one IMAP account as they are now: a token file is read again on every call
+ * (the poller calls this before each connection), so a refreshed token is picked up without a
+ * restart; secrets from the environment are fixed at start.
+ */
+export function imapCredentials(
+  config: Config,
+  accountId: string,
+): { password?: string; accessToken?: string } {
+  const account = config.imap.accounts.find((a) => a.id === accountId);
+  if (account?.access_token_file) {
+    const token = readTokenFile(account.access_token_file);
+    if (token === null)
+      throw new Error(`access_token_file ${account.access_token_file} cannot be read or is empty`);
+    return { accessToken: token };
+  }
+  return config.credentials.imap[accountId] ?? {};
+}
+
 export interface LoadOptions {
   /** Path from --config; wins over MAILROOM_CONFIG. */
   configPath?: string | undefined;
@@ -234,6 +262,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
   const cfg = parsed.data;
 
+  const configDir = file ? path.dirname(file) : cwd;
   // Cross-field checks the schema cannot express.
   const seen = new Set<string>();
   cfg.imap.accounts.forEach((a, i) => {
@@ -243,11 +272,18 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     if (seen.has(a.id))
       problems.push(`${where}: ${at}.id: "${a.id}" is used by two accounts; ids must be unique`);
     seen.add(a.id);
-    if (!a.password_env && !a.access_token_env) {
+    const secrets = [a.password_env, a.access_token_env, a.access_token_file].filter(Boolean).length;
+    if (secrets !== 1) {
+      const which = secrets ? 'only one of' : 'one of';
       problems.push(
-        `${where}: ${at}: needs password_env or access_token_env (the environment variable holding the secret)`,
+        `${where}: ${at}: needs ${which} password_env, access_token_env or access_token_file (where the secret is)`,
       );
     }
+    const tokenFile = a.access_token_file ? path.resolve(configDir, a.access_token_file) : null;
+    if (tokenFile && readTokenFile(tokenFile) === null)
+      problems.push(`${where}: ${at}.access_token_file: ${tokenFile} cannot be read or is empty`);
+    if (a.ca_file && !existsSync(path.resolve(configDir, a.ca_file)))
+      problems.push(`${where}: ${at}.ca_file: ${path.resolve(configDir, a.ca_file)} does not exist`);
     for (const k of ['password_env', 'access_token_env'] as const) {
       const name = a[k];
       if (name && !env[name]) problems.push(`${where}: ${at}.${k}: environment variable ${name} is not set`);
@@ -269,7 +305,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     );
   }
 
-  const base = file ? path.dirname(file) : cwd;
+  const base = configDir;
   const dataDir = path.resolve(env.MAILROOM_DATA_DIR ? cwd : base, cfg.data_dir);
   const credentials: Secrets = {
     sessionSecret: env[cfg.secrets.session_secret_env] || undefined,
@@ -284,8 +320,15 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       }),
     ),
   };
+  // Account files resolve against the config file, like rules_dir and templates_dir.
+  const accounts = cfg.imap.accounts.map((a) => ({
+    ...a,
+    ...(a.ca_file ? { ca_file: path.resolve(base, a.ca_file) } : {}),
+    ...(a.access_token_file ? { access_token_file: path.resolve(base, a.access_token_file) } : {}),
+  }));
   return {
     ...cfg,
+    imap: { ...cfg.imap, accounts },
     source: file,
     paths: {
       dataDir,

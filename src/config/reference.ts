@@ -32,10 +32,12 @@ export const KEY_DOCS: Record<string, string> = {
   'imap.accounts[].port': 'IMAP server port.',
   'imap.accounts[].tls': '`implicit` (port 993), `starttls`, or `none` (loopback only).',
   'imap.accounts[].ca_file':
-    'PEM file of the CA (or self-signed certificate) to trust for this server instead of the system CAs, for `implicit` and `starttls`; the certificate chain and host name are still checked. A path relative to the working directory.',
+    'PEM file of the CA (or self-signed certificate) to trust for this server instead of the system CAs, for `implicit` and `starttls`; the certificate chain and host name are still checked. A path relative to the config file.',
   'imap.accounts[].user': 'Login user name.',
   'imap.accounts[].password_env': 'Environment variable holding the password.',
   'imap.accounts[].access_token_env': 'Environment variable holding an OAuth2 access token (XOAUTH2).',
+  'imap.accounts[].access_token_file':
+    "File holding an OAuth2 access token (XOAUTH2), read again before every connection: access tokens expire within hours, so let a refresher (your identity provider's CLI, a cron job) rewrite it. A path relative to the config file.",
   'imap.accounts[].access_token_expires_at':
     "When that access token expires (e.g. `2026-03-01T09:00:00Z`), shown on the admin health page; a JWT token's own `exp` is read when this is not set.",
   'imap.accounts[].mailboxes': 'Mailboxes to watch.',

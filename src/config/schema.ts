@@ -110,6 +110,8 @@ const imapAccount = z
     user: z.string().min(1, 'expected a user name'),
     password_env: envName.optional(),
     access_token_env: envName.optional(),
+    // Read again before every connection: a token refresher outside mailroom rewrites the file.
+    access_token_file: z.string().min(1, 'expected the path of a file holding the token').optional(),
     access_token_expires_at: z.iso
       .datetime({ offset: true, error: 'expected a date-time such as "2026-03-01T09:00:00Z"' })
       .optional(),

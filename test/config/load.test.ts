@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, PROJECT_ROOT } from '../../src/config/index.ts';
+import { imapCredentials, loadConfig, PROJECT_ROOT } from '../../src/config/index.ts';
 import { isMailroomError } from '../../src/lib/index.ts';
 import { tempDir } from '../harness/index.ts';
 
@@ -65,6 +65,29 @@ describe('config', () => {
     expect(errorOf(() => loadConfig({ env: {}, cwd }))).toContain('environment variable SHOP_PW is not set');
     const cfg = loadConfig({ env: { SHOP_PW: 's3cret' }, cwd });
     expect(cfg.credentials.imap.shop?.password).toBe('s3cret');
+  });
+
+  it('takes an access token file beside the config file, reads it on every call, and wants one secret', () => {
+    const dir = tempDir();
+    const account = 'imap:\n  accounts:\n    - id: shop\n      host: h\n      user: u\n';
+    writeFileSync(path.join(dir, 'mailroom.yaml'), `${account}      access_token_file: token.txt\n`);
+    const load = () => loadConfig({ configPath: path.join(dir, 'mailroom.yaml'), cwd: tempDir(), env: {} });
+    expect(errorOf(load)).toContain(`access_token_file: ${path.join(dir, 'token.txt')} cannot be read`);
+    writeFileSync(path.join(dir, 'token.txt'), 'tok-1\n');
+    const cfg = load();
+    expect(imapCredentials(cfg, 'shop')).toEqual({ accessToken: 'tok-1' });
+    writeFileSync(path.join(dir, 'token.txt'), 'tok-2\n');
+    expect(imapCredentials(cfg, 'shop')).toEqual({ accessToken: 'tok-2' });
+
+    writeFileSync(path.join(dir, 'mailroom.yaml'), account);
+    expect(errorOf(load)).toContain('needs one of password_env, access_token_env or access_token_file');
+    writeFileSync(
+      path.join(dir, 'mailroom.yaml'),
+      `${account}      password_env: P\n      access_token_file: token.txt\n`,
+    );
+    expect(
+      errorOf(() => loadConfig({ configPath: path.join(dir, 'mailroom.yaml'), env: { P: 'x' } })),
+    ).toContain('needs only one of');
   });
 
   it('lets MAILROOM_* variables override the file and names the variable when its value is bad', () => {

@@ -216,4 +216,58 @@ describe.skipIf(!dovecotBin)('IMAP with OAuth2 access tokens (Dovecot oauth2 pas
     expect(viaToken).toHaveLength(1);
     expect(viaToken[0]).toMatch(/, TLS[,:]/);
   });
+
+  it('through the composition root: access_token_file next to mailroom.yaml is read again on every connect', {
+    timeout: 60_000,
+  }, async () => {
+    // Plain IMAP through a proxy the test can cut; the server accepts only XOAUTH2 tokens.
+    const { idp, server } = await oauthDovecot({ mechanisms: ['xoauth2'], authPenalty: false });
+    const proxy = await startProxy(server.port);
+    cleanup.push(() => proxy.close());
+    const u = await createLoginReadyUser(server);
+    idp.grant('first-token', u.user);
+    await appendMessages(u, messages(2, 'beforerotation'));
+    const dir = tempDir('mailroom-oauth-file-');
+    writeFileSync(path.join(dir, 'token.txt'), 'first-token\n');
+    writeFileSync(
+      path.join(dir, 'mailroom.yaml'),
+      stringify({
+        data_dir: './data',
+        mail: { domain: 'shop.example', from: 'Shop <support@shop.example>' },
+        imap: {
+          accounts: [
+            {
+              id: 'shop',
+              host: '127.0.0.1',
+              port: proxy.port,
+              tls: 'none',
+              user: u.user,
+              access_token_file: 'token.txt',
+              history: 'all',
+              poll_interval_s: 300,
+            },
+          ],
+        },
+      }),
+    );
+    // Loaded from another working directory: the token file resolves against the config file.
+    const config = loadConfig({ configPath: path.join(dir, 'mailroom.yaml'), cwd: tempDir(), env: {} });
+    const app = await createApp({ config, logger: silentLogger() });
+    cleanup.push(() => app.stop(5000));
+    await app.start(['poller']);
+    const stored = () =>
+      (app.db.prepare("SELECT count(*) n FROM messages WHERE direction = 'in'").get() as { n: number }).n;
+    await waitFor('the first two stored', () => stored() === 2 && app.poller?.status()[0]?.state === 'idle');
+
+    // The identity provider rotates the token; a refresher rewrites the file; the connection drops.
+    idp.revoke('first-token');
+    idp.grant('second-token', u.user);
+    writeFileSync(path.join(dir, 'token.txt'), 'second-token\n');
+    await appendMessages(u, messages(1, 'afterrotation'));
+    proxy.cut();
+    await waitFor('the mail after the rotation stored', () => stored() === 3);
+    const methods = logins(server.dir, u.user).filter((l) => l.includes('method=XOAUTH2'));
+    expect(methods.length).toBeGreaterThanOrEqual(2);
+    expect(app.poller?.status()[0]?.lastError ?? null).toBeNull();
+  });
 });

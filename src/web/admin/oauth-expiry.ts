@@ -1,4 +1,4 @@
-import type { Config } from '../../config/index.ts';
+import { type Config, imapCredentials } from '../../config/index.ts';
 
 const DAY = 86_400_000;
 
@@ -37,13 +37,22 @@ export function tokenState(expiresAt: number | null, now: number): TokenState {
   return expiresAt - now <= DAY ? 'soon' : 'ok';
 }
 
+/** The token in use now (a token file is read again), or '' when it cannot be read. */
+function currentToken(config: Config, accountId: string): string {
+  try {
+    return imapCredentials(config, accountId).accessToken ?? '';
+  } catch {
+    return '';
+  }
+}
+
 /** One row per IMAP account that logs in with an OAuth2 access token (XOAUTH2). Never the token itself. */
 export function oauthTokenRows(config: Config, now: number): OAuthTokenRow[] {
   return config.imap.accounts
-    .filter((a) => a.access_token_env)
+    .filter((a) => a.access_token_env || a.access_token_file)
     .map((a) => {
       const configured = a.access_token_expires_at ? Date.parse(a.access_token_expires_at) : Number.NaN;
-      const fromJwt = jwtExpiry(config.credentials.imap[a.id]?.accessToken ?? '');
+      const fromJwt = jwtExpiry(currentToken(config, a.id));
       const expiresAt = Number.isFinite(configured) ? configured : fromJwt;
       const source = Number.isFinite(configured) ? 'config' : fromJwt === null ? null : 'jwt';
       return { account: a.id, user: a.user, expiresAt, source, state: tokenState(expiresAt, now) };
