@@ -122,7 +122,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     logger,
     defaults: { attempts: config.queue.attempts },
   });
-  const mail = createMailServices({ config, db, queue, clock, logger });
+  // Campaign batches send through the same pooled transport as the send workers (one pool, one
+  // connection and rate limit per process); resolved lazily, after smtp() below exists.
+  const mail = createMailServices({ config, db, queue, clock, logger, transport: () => smtp() });
   const rules = createRulesRuntime({
     dir: config.paths.rulesDir,
     logger,

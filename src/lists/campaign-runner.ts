@@ -1,48 +1,117 @@
+import { randomInt } from 'node:crypto';
 import type { Job, JobQueue } from '../queue/index.ts';
+import { prepareCached } from '../store/index.ts';
 import { expandCampaign } from './campaign-expand.ts';
-import { sendOne, testSend } from './campaign-send.ts';
+import { type BatchResult, type SendJobData, sendBatch, testSend } from './campaign-send.ts';
 import { checkThresholds } from './campaign-store.ts';
-import { slotsLeft, takeSlot } from './throttle.ts';
+import { openSlots } from './throttle.ts';
 import { type ListsDeps, settingsOf } from './types.ts';
 
 export const SEND_QUEUE = 'list-sends';
-export interface SendJobData {
-  sendId: number;
-}
+export type { SendJobData };
 
 export interface CampaignRunnerOptions {
   deps: ListsDeps;
   queue: JobQueue;
   /** Milliseconds between dispatcher ticks (default 250). */
   tickMs?: number;
+  /** Batch jobs a worker process runs at once (default 2; each keeps a few mails in flight). */
   concurrency?: number;
 }
 
 export interface CampaignRunner {
-  /** One dispatcher pass: start due campaigns, expand, enqueue at the throttle, finish. Returns rows enqueued. */
+  /** One dispatcher pass: start due campaigns, expand, claim rows at the throttle into batches, finish. Returns rows claimed. */
   tick(): Promise<number>;
-  /** Registers the send workers in this process. */
+  /** Registers the batch workers in this process. */
   work(): void;
-  /** Re-enqueues rows left `queued` by a crash, then ticks on a timer (the DB-owning process). */
+  /** Re-enqueues batches left `queued` by a crash, then ticks on a timer (the DB-owning process). */
   start(): Promise<void>;
   stop(): void;
   testSend(campaignId: number, addresses: string[]): Promise<number>;
 }
 
-const jobId = (sendId: number) => `cs${sendId}`;
+/** Recipients per batch job: large enough that the queue's own commits do not count, small enough to finish fast. */
+export const BATCH_ROWS = 100;
+/**
+ * Tries of a batch job. A batch settles its rows one by one and retries temporary failures itself,
+ * so its job fails only on errors outside the mail (the database); a process killed mid-batch
+ * counts as a try, and a batch may see many kills.
+ */
+const BATCH_ATTEMPTS = 100;
+
+/** Batch numbers are random: a number is never reused while its finished job id is still kept. */
+const newBatch = () => randomInt(1, 2 ** 47);
+const jobId = (batch: number) => `cb${batch}`;
 
 export function createCampaignRunner(opts: CampaignRunnerOptions): CampaignRunner {
   const { deps, queue } = opts;
   const { db } = deps;
   const log = deps.logger.child({ component: 'campaigns' });
   const settings = settingsOf(deps);
+  // Rows claimed but not sent yet, at most: the dispatcher stays about one second ahead of the
+  // senders instead of queueing the whole campaign (pause, cancel and resume stay cheap).
+  const maxBacklog = Math.max(2 * settings.dispatchBatch, BATCH_ROWS);
   let timer: NodeJS.Timeout | null = null;
   let ticking = false;
 
-  const enqueue = async (ids: number[]) => {
-    for (const id of ids)
-      await queue.enqueue<SendJobData>(SEND_QUEUE, 'send', { sendId: id }, { jobId: jobId(id) });
+  const enqueue = async (batches: Iterable<number>) => {
+    for (const batch of batches)
+      await queue.enqueue<SendJobData>(
+        SEND_QUEUE,
+        'batch',
+        { batch },
+        { jobId: jobId(batch), attempts: BATCH_ATTEMPTS },
+      );
   };
+
+  /** Claims pending rows at the throttle, BATCH_ROWS per batch of one campaign; returns the batches. */
+  function claim(now: number): { rows: number; batches: number[] } {
+    const backlog = (
+      prepareCached(
+        db,
+        `SELECT count(*) AS n FROM campaign_sends s JOIN campaigns c ON c.id = s.campaign_id
+         WHERE c.status = 'running' AND s.status = 'queued'`,
+      ).get() as { n: number }
+    ).n;
+    const room = Math.min(settings.dispatchBatch, maxBacklog - backlog);
+    if (room <= 0) return { rows: 0, batches: [] };
+    const slots = openSlots(db, now);
+    if (slots.left('all', settings.ratePerSecond) === 0) return { rows: 0, batches: [] };
+    const rows = prepareCached(
+      db,
+      `SELECT s.id, s.domain, s.campaign_id FROM campaign_sends s JOIN campaigns c ON c.id = s.campaign_id
+       WHERE c.status = 'running' AND s.status = 'pending' AND (s.not_before IS NULL OR s.not_before <= ?)
+       ORDER BY s.campaign_id, s.id LIMIT ?`,
+    ).all(now, room) as Array<{ id: number; domain: string; campaign_id: number }>;
+    const mark = prepareCached(
+      db,
+      `UPDATE campaign_sends SET status = 'queued', queued_at = ?, batch = ? WHERE id = ? AND status = 'pending'`,
+    );
+    const batches: number[] = [];
+    let claimed = 0;
+    db.transaction(() => {
+      // Re-read inside the write lock: another dispatcher may have taken slots meanwhile.
+      const locked = openSlots(db, now);
+      let campaign = 0;
+      let batch = 0;
+      let inBatch = 0;
+      for (const r of rows) {
+        if (locked.left(`domain:${r.domain}`, settings.perDomainPerSecond) === 0) continue;
+        if (!locked.take('all', settings.ratePerSecond)) break;
+        locked.take(`domain:${r.domain}`, settings.perDomainPerSecond);
+        if (batch === 0 || campaign !== r.campaign_id || inBatch >= BATCH_ROWS) {
+          campaign = r.campaign_id;
+          batch = newBatch();
+          inBatch = 0;
+          batches.push(batch);
+        }
+        claimed += mark.run(now, batch, r.id).changes;
+        inBatch++;
+      }
+      locked.save();
+    }).immediate();
+    return { rows: claimed, batches };
+  }
 
   async function tick(): Promise<number> {
     const now = deps.clock.now();
@@ -60,27 +129,9 @@ export function createCampaignRunner(opts: CampaignRunnerOptions): CampaignRunne
       if (c.expanded_at === null) await expandCampaign(deps, c.id);
       checkThresholds(db, c.id, settings.thresholdMinSample, now);
     }
-    const picked: number[] = [];
-    if (slotsLeft(db, 'all', settings.ratePerSecond, now) > 0) {
-      const rows = db
-        .prepare(
-          `SELECT s.id, s.domain FROM campaign_sends s JOIN campaigns c ON c.id = s.campaign_id
-           WHERE c.status = 'running' AND s.status = 'pending' ORDER BY s.campaign_id, s.id LIMIT ?`,
-        )
-        .all(settings.dispatchBatch) as Array<{ id: number; domain: string }>;
-      const mark = db.prepare(`UPDATE campaign_sends SET status = 'queued', queued_at = ? WHERE id = ?`);
-      db.transaction(() => {
-        for (const r of rows) {
-          if (slotsLeft(db, `domain:${r.domain}`, settings.perDomainPerSecond, now) === 0) continue;
-          if (!takeSlot(db, 'all', settings.ratePerSecond, now)) break;
-          takeSlot(db, `domain:${r.domain}`, settings.perDomainPerSecond, now);
-          mark.run(now, r.id);
-          picked.push(r.id);
-        }
-      }).immediate();
-      // A crash here leaves rows `queued` without a job: start() enqueues them again.
-      await enqueue(picked);
-    }
+    const { rows, batches } = claim(now);
+    // A crash here leaves rows `queued` in a batch without a job: start() enqueues it again.
+    await enqueue(batches);
     const finished = db
       .prepare(
         `UPDATE campaigns SET status = 'done', finished_at = @now, updated_at = @now
@@ -90,38 +141,53 @@ export function createCampaignRunner(opts: CampaignRunnerOptions): CampaignRunne
       )
       .all({ now }) as Array<{ id: number }>;
     for (const f of finished) log.info({ campaign: f.id }, 'campaign done');
-    return picked.length;
+    return rows;
   }
 
+  /** Batches with queued rows (after a crash, or jobs lost with Redis): offered to the queue again. */
   async function requeue(): Promise<number> {
-    const rows = db
+    // Rows queued before batches existed (one job per row) get a batch of their own campaign.
+    const legacy = db
+      .prepare(`SELECT DISTINCT campaign_id FROM campaign_sends WHERE status = 'queued' AND batch IS NULL`)
+      .all() as Array<{ campaign_id: number }>;
+    for (const { campaign_id } of legacy)
+      db.prepare(
+        `UPDATE campaign_sends SET batch = ? WHERE campaign_id = ? AND status = 'queued' AND batch IS NULL`,
+      ).run(newBatch(), campaign_id);
+    const batches = db
       .prepare(
-        `SELECT s.id FROM campaign_sends s JOIN campaigns c ON c.id = s.campaign_id
-         WHERE c.status IN ('running', 'paused') AND s.status = 'queued' ORDER BY s.id`,
+        `SELECT DISTINCT s.batch FROM campaign_sends s JOIN campaigns c ON c.id = s.campaign_id
+         WHERE c.status IN ('running', 'paused') AND s.status = 'queued'`,
       )
-      .all() as Array<{ id: number }>;
-    await enqueue(rows.map((r) => r.id));
-    return rows.length;
+      .all() as Array<{ batch: number }>;
+    await enqueue(batches.map((b) => b.batch));
+    return batches.length;
   }
 
   return {
     tick,
     work() {
-      queue.work<SendJobData, string>(SEND_QUEUE, (job: Job<SendJobData>) => sendOne(deps, job.data.sendId), {
-        concurrency: opts.concurrency ?? 4,
+      queue.work<SendJobData, BatchResult>(SEND_QUEUE, (job: Job<SendJobData>) => sendBatch(deps, job.data), {
+        concurrency: opts.concurrency ?? 2,
       });
       queue.listen(SEND_QUEUE, {
         failed: (job, error) => {
-          const id = (job.data as SendJobData).sendId;
-          db.prepare(
-            `UPDATE campaign_sends SET status = 'failed', error = ? WHERE id = ? AND status = 'queued'`,
-          ).run(error.message.slice(0, 300), id);
+          const data = job.data as SendJobData;
+          const message = error.message.slice(0, 300);
+          if (data.batch !== undefined)
+            db.prepare(
+              `UPDATE campaign_sends SET status = 'failed', error = ? WHERE batch = ? AND status = 'queued'`,
+            ).run(message, data.batch);
+          else if (data.sendId !== undefined)
+            db.prepare(
+              `UPDATE campaign_sends SET status = 'failed', error = ? WHERE id = ? AND status = 'queued'`,
+            ).run(message, data.sendId);
         },
       });
     },
     async start() {
       const n = await requeue();
-      if (n) log.info({ rows: n }, 'campaign sends re-enqueued after restart');
+      if (n) log.info({ batches: n }, 'campaign batches re-enqueued after restart');
       timer = setInterval(() => {
         if (ticking) return;
         ticking = true;

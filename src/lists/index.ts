@@ -12,13 +12,25 @@ export {
 } from './bounces.ts';
 export { expandCampaign } from './campaign-expand.ts';
 export {
+  BATCH_ROWS,
   type CampaignRunner,
   type CampaignRunnerOptions,
   createCampaignRunner,
   SEND_QUEUE,
   type SendJobData,
 } from './campaign-runner.ts';
-export { buildCampaignMail, type SendOutcome, sendOne, testSend } from './campaign-send.ts';
+export {
+  type BatchResult,
+  buildCampaignMail,
+  type ComposedListMail,
+  type DirectCapableSendFn,
+  type DirectListSender,
+  type DirectOutcome,
+  MAX_SEND_ATTEMPTS,
+  type StagedState,
+  sendBatch,
+  testSend,
+} from './campaign-send.ts';
 export {
   CAMPAIGN_STATE_ACTIONS,
   type CampaignInput,
