@@ -320,6 +320,18 @@ export function createImapPoller(deps: ImapPollerDeps): ImapPoller {
     }
   }
 
+  /**
+   * Records a connection's error for the health page. Never throws: the error may be the disk
+   * being full, and the supervisor must live on to log it and reconnect once space returns.
+   */
+  const noteError = (key: { account: string; mailbox: string }, message: string) => {
+    try {
+      recordError(deps.db, key, message, deps.clock.now());
+    } catch (err) {
+      log.warn({ ...key, err: errorMessage(err) }, 'could not record the IMAP error in the database');
+    }
+  };
+
   async function supervise(r: Runner): Promise<void> {
     const key = { account: r.account.id, mailbox: r.mailbox };
     const gate = gateOf(r);
@@ -329,7 +341,7 @@ export function createImapPoller(deps: ImapPollerDeps): ImapPoller {
         r.state = 'backoff';
         if (r.lastError !== gate.error && gate.error) {
           r.lastError = gate.error;
-          recordError(deps.db, key, gate.error, deps.clock.now());
+          noteError(key, gate.error);
         }
         await sleep(r, 60_000);
       }
@@ -339,12 +351,12 @@ export function createImapPoller(deps: ImapPollerDeps): ImapPoller {
         await session(r);
         if (!running) break;
         r.lastError ??= 'connection closed by server';
-        recordError(deps.db, key, r.lastError, deps.clock.now());
+        noteError(key, r.lastError);
       } catch (err) {
         if (!running) break;
         r.lastError = err instanceof SessionError ? err.message : describeImapError(err, r.account, false);
         refused = err instanceof SessionError && err.refused;
-        recordError(deps.db, key, r.lastError, deps.clock.now());
+        noteError(key, r.lastError);
         log.warn(
           { account: r.account.id, mailbox: r.mailbox, err: r.lastError, failures: r.failures },
           'IMAP session failed; reconnecting',
