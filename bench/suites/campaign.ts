@@ -46,9 +46,9 @@ import {
   startCountingPeer,
   withTimeout,
 } from '../peer.ts';
+import { scaled } from '../scale.ts';
 
-const SCALE = Number(process.env.BENCH_SCALE ?? 1) || 1;
-const N = Math.max(500, Math.round(100_000 * SCALE));
+const N = scaled(100_000, 500);
 const RUNS = Math.max(1, Number(process.env.BENCH_CAMPAIGN_RUNS ?? 5) || 5);
 const BUDGET_S = Number(process.env.BENCH_CAMPAIGN_BUDGET_S ?? 230) || 230;
 const HEADERS = ['List-Unsubscribe', 'List-Unsubscribe-Post'];

@@ -36,10 +36,10 @@ import {
   startCountingPeer,
   withTimeout,
 } from '../peer.ts';
+import { scaled } from '../scale.ts';
 import { requireBinary, startRedis } from '../servers.ts';
 
-const SCALE = Number(process.env.BENCH_SCALE ?? 1) || 1;
-const COUNT = Math.max(200, Math.round(20_000 * SCALE));
+const COUNT = scaled(20_000, 200);
 const RUNS = Math.max(1, Number(process.env.BENCH_SEND_RUNS ?? 5) || 5);
 /** Seconds the rounds may take together; the last round starts only if it is expected to fit. */
 const BUDGET_S = Number(process.env.BENCH_SEND_BUDGET_S ?? 170) || 170;

@@ -20,6 +20,7 @@ import {
   isSuppressed,
   markFailed,
   markSent,
+  markUncertain,
   type OutboxDeps,
   queueListMail,
   queueTemplateMail,
@@ -157,8 +158,8 @@ function idleClosingTransport(create: () => SmtpSender, idleMs: number): SmtpSen
 /**
  * Campaign mail straight to SMTP (see DirectListSender in src/lists/campaign-send.ts): the same
  * composition as queueListMail (kind 'campaign', category 'marketing'), the same outbox row and
- * the same stages as the outbound send job, minus its queue. The outbox statements here mirror
- * src/outbound (outbox.ts insertRow, send-result.ts markUncertain) until outbound offers them.
+ * the same stages as the outbound send job, minus its queue. The outbox upsert here mirrors
+ * src/outbound's outbox.ts insertRow until outbound offers one that takes a stage.
  */
 function createDirectListSender(o: {
   db: Db;
@@ -197,12 +198,6 @@ function createDirectListSender(o: {
         now,
       }) as { id: number } | undefined
     )?.id ?? null;
-  const uncertain = (outboxId: number, why: string, now: number) =>
-    prepareCached(
-      db,
-      `UPDATE outbox SET status = 'uncertain', last_response = ?, updated_at = ?
-       WHERE id = ? AND status NOT IN ('sent', 'uncertain')`,
-    ).run(why.slice(0, 1000), now, outboxId);
   const failure = (outcome: Extract<DirectOutcome, { kind: 'failed' }>) => ({
     responseCode: outcome.responseCode,
     response: outcome.response,
@@ -274,7 +269,7 @@ function createDirectListSender(o: {
           markSent(db, clock, outboxId, outcome.response);
           return;
         case 'uncertain':
-          uncertain(outboxId, outcome.response, now);
+          markUncertain(db, clock, outboxId, outcome.response);
           return;
         case 'failed':
           markFailed(db, clock, logger, outboxId, failure(outcome));
@@ -298,6 +293,6 @@ function createDirectListSender(o: {
         db,
         'SELECT status, send_stage AS stage, sent_at AS sentAt, updated_at AS updatedAt FROM outbox WHERE id = ?',
       ).get(outboxId) as StagedState | undefined,
-    presumeDelivered: (outboxId, why, now) => void uncertain(outboxId, why, now),
+    presumeDelivered: (outboxId, why) => markUncertain(db, clock, outboxId, why),
   };
 }

@@ -305,8 +305,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     );
   }
 
-  const base = configDir;
-  const dataDir = path.resolve(env.MAILROOM_DATA_DIR ? cwd : base, cfg.data_dir);
+  const dataDir = path.resolve(env.MAILROOM_DATA_DIR ? cwd : configDir, cfg.data_dir);
   const credentials: Secrets = {
     sessionSecret: env[cfg.secrets.session_secret_env] || undefined,
     apiKey: env[cfg.secrets.api_key_env] || undefined,
@@ -323,8 +322,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   // Account files resolve against the config file, like rules_dir and templates_dir.
   const accounts = cfg.imap.accounts.map((a) => ({
     ...a,
-    ...(a.ca_file ? { ca_file: path.resolve(base, a.ca_file) } : {}),
-    ...(a.access_token_file ? { access_token_file: path.resolve(base, a.access_token_file) } : {}),
+    ...(a.ca_file ? { ca_file: path.resolve(configDir, a.ca_file) } : {}),
+    ...(a.access_token_file ? { access_token_file: path.resolve(configDir, a.access_token_file) } : {}),
   }));
   return {
     ...cfg,
@@ -333,9 +332,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     paths: {
       dataDir,
       dbFile: path.join(dataDir, 'mailroom.sqlite'),
-      rulesDir: cfg.rules_dir ? path.resolve(base, cfg.rules_dir) : path.join(PROJECT_ROOT, 'rules'),
+      rulesDir: cfg.rules_dir ? path.resolve(configDir, cfg.rules_dir) : path.join(PROJECT_ROOT, 'rules'),
       templatesDir: cfg.templates_dir
-        ? path.resolve(base, cfg.templates_dir)
+        ? path.resolve(configDir, cfg.templates_dir)
         : path.join(PROJECT_ROOT, 'templates'),
       blobDir: path.join(dataDir, 'blobs'),
     },

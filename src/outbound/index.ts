@@ -57,6 +57,7 @@ export {
   isHardRecipientFailure,
   markFailed,
   markSent,
+  markUncertain,
   outboxResultEvents,
   type SendResult,
 } from './send-result.ts';

@@ -1,13 +1,29 @@
 import sanitizeHtml from 'sanitize-html';
 
+const BASE_ATTRIBUTES: Record<string, string[]> = {
+  a: ['href', 'title', 'target', 'rel'],
+  img: ['src', 'alt', 'title', 'width', 'height'],
+  td: ['colspan', 'rowspan', 'align', 'valign', 'width'],
+  th: ['colspan', 'rowspan', 'align', 'valign', 'width'],
+  table: ['width', 'align', 'cellpadding', 'cellspacing', 'border'],
+  font: ['color', 'size', 'face'],
+  '*': ['dir', 'lang'],
+};
+
 /**
- * Customer HTML as staff may see it: no script, style, event handler, form or frame; links open
- * outside the page; remote images keep their address in data-src until staff choose to load them
- * (a remote image is a read receipt and can carry tracking). The result is shown in a sandboxed
- * iframe with its own CSP, so even a sanitiser bug cannot run script in the staff page.
+ * The policy every view of mail HTML shares: the tags mail layouts use, no script, <style>, event
+ * handler, form or frame, links open outside the page. Each view adds attributes per tag, says
+ * which schemes images may use, and may transform images.
  */
-export function sanitiseMailHtml(html: string, opts: { remoteImages: boolean }): string {
-  return sanitizeHtml(html, {
+export function mailHtmlOptions(o: {
+  extraAttributes?: Record<string, string[]>;
+  imgSchemes: string[];
+  img?: sanitizeHtml.Transformer;
+}): sanitizeHtml.IOptions {
+  const allowedAttributes: Record<string, string[]> = { ...BASE_ATTRIBUTES };
+  for (const [tag, extra] of Object.entries(o.extraAttributes ?? {}))
+    allowedAttributes[tag] = [...(allowedAttributes[tag] ?? []), ...extra];
+  return {
     allowedTags: [
       ...sanitizeHtml.defaults.allowedTags.filter((t) => t !== 'style'),
       'img',
@@ -17,17 +33,9 @@ export function sanitiseMailHtml(html: string, opts: { remoteImages: boolean }):
       'ins',
       'u',
     ],
-    allowedAttributes: {
-      a: ['href', 'title', 'target', 'rel'],
-      img: ['src', 'data-src', 'alt', 'title', 'width', 'height'],
-      td: ['colspan', 'rowspan', 'align', 'valign', 'width'],
-      th: ['colspan', 'rowspan', 'align', 'valign', 'width'],
-      table: ['width', 'align', 'cellpadding', 'cellspacing', 'border'],
-      font: ['color', 'size', 'face'],
-      '*': ['dir', 'lang'],
-    },
+    allowedAttributes,
     allowedSchemes: ['http', 'https', 'mailto', 'tel'],
-    allowedSchemesByTag: { img: opts.remoteImages ? ['http', 'https', 'data'] : ['data'] },
+    allowedSchemesByTag: { img: o.imgSchemes },
     allowProtocolRelative: false,
     disallowedTagsMode: 'discard',
     nonTextTags: ['script', 'style', 'textarea', 'option', 'noscript', 'title', 'head'],
@@ -36,6 +44,23 @@ export function sanitiseMailHtml(html: string, opts: { remoteImages: boolean }):
         tagName,
         attribs: { ...attribs, target: '_blank', rel: 'noopener noreferrer nofollow' },
       }),
+      ...(o.img ? { img: o.img } : {}),
+    },
+  };
+}
+
+/**
+ * Customer HTML as staff may see it: no script, style, event handler, form or frame; links open
+ * outside the page; remote images keep their address in data-src until staff choose to load them
+ * (a remote image is a read receipt and can carry tracking). The result is shown in a sandboxed
+ * iframe with its own CSP, so even a sanitiser bug cannot run script in the staff page.
+ */
+export function sanitiseMailHtml(html: string, opts: { remoteImages: boolean }): string {
+  return sanitizeHtml(
+    html,
+    mailHtmlOptions({
+      extraAttributes: { img: ['data-src'] },
+      imgSchemes: opts.remoteImages ? ['http', 'https', 'data'] : ['data'],
       img: (tagName, attribs) => {
         const src = attribs.src ?? '';
         if (!opts.remoteImages && /^(https?:)?\/\//i.test(src)) {
@@ -44,8 +69,8 @@ export function sanitiseMailHtml(html: string, opts: { remoteImages: boolean }):
         }
         return { tagName, attribs };
       },
-    },
-  });
+    }),
+  );
 }
 
 /** True when the HTML references remote images that were held back. */

@@ -1,6 +1,7 @@
 import sanitizeHtml from 'sanitize-html';
 import { isMailroomError } from '../../lib/index.ts';
 import { allLists, type ListsDeps } from '../../lists/index.ts';
+import { mailHtmlOptions } from '../conversation/sanitise.ts';
 
 /**
  * The campaign composer's template preview: the chosen template rendered by the same renderer as
@@ -126,37 +127,18 @@ export async function renderPreview(
  * open outside the frame. The frame's CSP and sandbox stop anything this misses.
  */
 export function sanitisePreview(html: string): string {
-  return sanitizeHtml(html, {
-    allowedTags: [
-      ...sanitizeHtml.defaults.allowedTags.filter((t) => t !== 'style'),
-      'img',
-      'font',
-      'center',
-      'del',
-      'ins',
-      'u',
-    ],
-    allowedAttributes: {
-      a: ['href', 'title', 'target', 'rel'],
-      img: ['src', 'alt', 'title', 'width', 'height'],
-      td: ['colspan', 'rowspan', 'align', 'valign', 'width', 'height', 'bgcolor'],
-      th: ['colspan', 'rowspan', 'align', 'valign', 'width', 'height', 'bgcolor'],
-      table: ['width', 'align', 'cellpadding', 'cellspacing', 'border', 'bgcolor', 'role'],
-      font: ['color', 'size', 'face'],
-      '*': ['dir', 'lang', 'style'],
-    },
-    allowedSchemes: ['http', 'https', 'mailto', 'tel'],
-    allowedSchemesByTag: { img: ['https', 'data'] },
-    allowProtocolRelative: false,
-    disallowedTagsMode: 'discard',
-    nonTextTags: ['script', 'style', 'textarea', 'option', 'noscript', 'title', 'head'],
-    transformTags: {
-      a: (tagName, attribs) => ({
-        tagName,
-        attribs: { ...attribs, target: '_blank', rel: 'noopener noreferrer nofollow' },
-      }),
-    },
-  });
+  return sanitizeHtml(
+    html,
+    mailHtmlOptions({
+      extraAttributes: {
+        td: ['height', 'bgcolor'],
+        th: ['height', 'bgcolor'],
+        table: ['bgcolor', 'role'],
+        '*': ['style'],
+      },
+      imgSchemes: ['https', 'data'],
+    }),
+  );
 }
 
 /** The frame's own policy: no script at all, the mail's inline styles, images from https only. */
