@@ -162,19 +162,22 @@ export async function run(): Promise<SuiteResult> {
   if (ratio(embedded) < 0.8 || ratio(bull) < 0.7)
     limits.push(
       'What limits mailroom (node --cpu-prof of the mailroom process; BENCH_CPU_PROF=DIR writes such profiles): ' +
-        'per mail it does what the baseline does (nodemailer MIME build, SMTP) plus the Handlebars render with ' +
-        'html-to-text (~0.2 ms) and the exactly-once bookkeeping in SQLite: ~12 statements in 7 commits (outbox ' +
-        "insert transaction, job insert, claim transaction, 'sending', 'data_sent' stage, 'sent', job complete), " +
-        'about a third of the samples, most of it commit I/O (WAL writes and the fsyncs of WAL checkpoints; on ' +
-        'this disk a commit costs ~2.6x less with synchronous=OFF, which mailroom rightly does not use), plus two ' +
-        'info log lines (~5%). The producer and the workers share one event loop, so with 2 SMTP connections ' +
-        'every SMTP round trip also waits behind rendering and SQLite work.',
+        'per mail it does what the baseline does (nodemailer MIME build, ~a quarter of the samples with the ' +
+        'AbortController/DOMException each stream.pipeline of Node 20 makes; SMTP) plus the Handlebars render ' +
+        'with html-to-text (~15%, the template files looked up on disk per render included) and the exactly-once ' +
+        'bookkeeping in SQLite (~28%): 3 commits per mail on the embedded queue (outbox row + job + its claim and ' +
+        "'sending' mark; the 'data_sent' stage, alone before the last chunk of DATA; 'sent' with the job's " +
+        'completion and the next claim, grouped with whatever else finished), ~25 WAL frames per mail: the 4 KB ' +
+        'message lives in each outbox row, spilling into an overflow page that SQLite reallocates whenever a ' +
+        'status update changes the size of the row. The producer and the workers share one event loop.',
     );
   if (ratio(bull) < 0.7)
     limits.push(
-      'BullMQ in addition: ~6 Redis round trips per mail (add; worker fetch and finish; the result job added, ' +
-        'fetched and finished), socket writes alone ~15% of the samples; results are recorded one at a time ' +
-        '(listener concurrency 1); redis-server takes its CPU from the same 2 cores.',
+      'BullMQ in addition: 4-5 Redis round trips per mail (add; a wake-up and moveToActive, or the previous ' +
+        "job's moveToFinished fetching it; the data_sent mark; moveToFinished), each socket write waking " +
+        "redis-server (~0.06 ms of this process's time on this VM) plus ioredis and BullMQ, ~20% of the samples; " +
+        "'sent' is a commit of its own (the result reaches the listener in this process directly, without the " +
+        'results queue); redis-server takes its CPU from the same 2 cores.',
     );
   return {
     name: 'send',
@@ -187,6 +190,7 @@ export async function run(): Promise<SuiteResult> {
       `Enqueue rate (sendTemplate calls/s while workers send): embedded ${med(embedded.map((r) => r.enqueueRate)).toFixed(0)}, BullMQ ${med(bull.map((r) => r.enqueueRate)).toFixed(0)}. Peak RSS of the mailroom process: embedded ${med(embedded.map((r) => r.peakRssMb)).toFixed(0)} MB, BullMQ ${med(bull.map((r) => r.peakRssMb)).toFixed(0)} MB.`,
       ...limits,
       'Fixed on the way (src): html-to-text options compiled once instead of per mail (render 0.6 -> 0.2 ms); the embedded queue claim searches (queue, state) instead of every job of the queue (a claim cost ~5 ms at 20,000 finished jobs); statements run per mail are prepared once per connection (prepareCached).',
+      "Send path (src/outbound, src/queue): 7 commits per mail down to 3 on the embedded queue (the job goes in with the outbox row and, to an idle worker, is claimed there with its 'sending' mark; completions, the handler's 'sent' and the next claims commit in groups); BullMQ results reach a listener in the same process directly (no results queue: 3 fewer round trips); send workers run at most smtp.max_connections jobs at once (jobs wait in the queue, where finishing one fetches the next); one info line per minute instead of two per mail.",
     ],
   };
 }

@@ -134,7 +134,8 @@ function insertConversationMessage(db: Db, input: QueueMailInput, mail: Composed
   if (input.conversationId === null || input.conversationId === undefined) return;
   const refs = [...(input.references ?? [])];
   if (input.inReplyTo && !refs.includes(input.inReplyTo)) refs.push(input.inReplyTo);
-  db.prepare(
+  prepareCached(
+    db,
     `INSERT INTO messages (conversation_id, direction, message_id, dedupe_key, in_reply_to, refs, from_addr, to_addrs,
        subject, sent_at, received_at, text_body, html_body, headers, flags, size, source, author)
      VALUES (?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -157,16 +158,18 @@ function insertConversationMessage(db: Db, input: QueueMailInput, mail: Composed
     `outbox:${input.kind}`,
     input.author ?? null,
   );
-  db.prepare('UPDATE conversations SET last_message_at = max(last_message_at, ?) WHERE id = ?').run(
+  prepareCached(db, 'UPDATE conversations SET last_message_at = max(last_message_at, ?) WHERE id = ?').run(
     now,
     input.conversationId,
   );
 }
 
 /**
- * Composes the mail, records it (outbox row + conversation message) in one transaction, then queues
- * the send. A crash after the commit but before the enqueue is repaired by calling again with the
- * same key: the row exists, and a still-queued row is queued again under the same job id.
+ * Composes the mail, records it (outbox row + conversation message) in one transaction, and queues
+ * the send: in that same transaction when the queue keeps its jobs in this database (embedded: row
+ * and job commit together, one commit per mail), else right after the commit. A crash after the
+ * commit but before such a later enqueue is repaired by calling again with the same key (the row
+ * exists, and a still-queued row is queued again under the same job id) or by the outbox relay.
  */
 export async function queueMail(deps: OutboxDeps, input: QueueMailInput): Promise<QueuedMail> {
   const { db, queue, clock, logger } = deps;
@@ -181,43 +184,57 @@ export async function queueMail(deps: OutboxDeps, input: QueueMailInput): Promis
   const mail = await composeMail(deps.compose, { ...input, date: input.date ?? new Date(clock.now()) });
   const suppressed = isSuppressed(db, mail.to, input.category ?? 'transactional');
   const now = clock.now();
+  const sendJob = (id: number, messageId: string) =>
+    jobData(queue, {
+      id,
+      message_id: messageId,
+      envelope_from: mail.envelope.from,
+      to_addr: mail.to.toLowerCase(),
+      raw: mail.raw,
+    });
   const result = inTransaction(db, () => {
     // Checked again inside the write lock: two callers racing on one key must not both insert.
     const raced = getOutboxByKey(db, input.idempotencyKey);
-    if (raced) return { id: raced.id, messageId: raced.message_id, status: raced.status, created: false };
+    if (raced)
+      return {
+        id: raced.id,
+        messageId: raced.message_id,
+        status: raced.status,
+        created: false,
+        enqueued: false,
+        // The row that won the race, with its own message (not the one composed here).
+        job: jobData(queue, raced),
+      };
     const status: OutboxStatus = suppressed ? 'suppressed' : 'queued';
     const id = insertRow(db, input, mail, status, now);
     if (!suppressed) insertConversationMessage(db, input, mail, now);
-    return { id, messageId: mail.messageId, status, created: true };
+    // Embedded: the job goes in with the row, one commit for both; other drivers decline (null).
+    const jobId = suppressed
+      ? null
+      : queue.enqueueInTransaction?.(db, OUTBOUND_QUEUE, SEND_JOB, sendJob(id, mail.messageId), {
+          jobId: sendJobId(id),
+        });
+    const enqueued = typeof jobId === 'string';
+    return { id, messageId: mail.messageId, status, created: true, enqueued, job: null };
   });
-  if (result.status === 'queued') {
-    await queue.enqueue(
-      OUTBOUND_QUEUE,
-      SEND_JOB,
-      jobData(queue, {
-        id: result.id,
-        message_id: result.messageId,
-        envelope_from: mail.envelope.from,
-        to_addr: mail.to.toLowerCase(),
-        raw: mail.raw,
-      }),
-      { jobId: sendJobId(result.id) },
-    );
+  if (result.status === 'queued' && !result.enqueued) {
+    await queue.enqueue(OUTBOUND_QUEUE, SEND_JOB, result.job ?? sendJob(result.id, result.messageId), {
+      jobId: sendJobId(result.id),
+    });
   }
-  logger.info(
-    { outboxId: result.id, kind: input.kind, status: result.status, created: result.created },
-    result.status === 'suppressed' ? 'mail suppressed' : 'mail queued',
-  );
+  // One info line per mail is the send's ('mail sent'); queueing is debug detail.
+  const line = { outboxId: result.id, kind: input.kind, status: result.status, created: result.created };
+  if (result.status === 'suppressed') logger.info(line, 'mail suppressed');
+  else logger.debug(line, 'mail queued');
   return { outboxId: result.id, messageId: result.messageId, status: result.status, created: result.created };
 }
 
 /** Whether we sent `to` an automatic reply since `since` (the auto-reply window). */
 export function lastAutoReplyTo(db: Db, to: string, since: number): number | null {
-  const row = db
-    .prepare(
-      `SELECT max(created_at) AS at FROM outbox WHERE to_addr = ? AND automatic IS NOT NULL AND created_at >= ?
-         AND status != 'suppressed'`,
-    )
-    .get(to.trim().toLowerCase(), since) as { at: number | null };
+  const row = prepareCached(
+    db,
+    `SELECT max(created_at) AS at FROM outbox WHERE to_addr = ? AND automatic IS NOT NULL AND created_at >= ?
+       AND status != 'suppressed'`,
+  ).get(to.trim().toLowerCase(), since) as { at: number | null };
   return row.at;
 }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { type Clock, ErrorCodes, type Logger, MailroomError } from '../lib/index.ts';
-import { type JobHandler, PermanentJobError, RetryLaterError } from '../queue/index.ts';
-import { type Db, prepareCached } from '../store/index.ts';
+import { type Job, type JobHandler, PermanentJobError, RetryLaterError } from '../queue/index.ts';
+import type { Db } from '../store/index.ts';
 import { getOutbox, type SendJobData } from './outbox.ts';
 import { failureMessage, markFailed, markSent, markUncertain, type SendResult } from './send-result.ts';
 import { type SmtpFailure, type SmtpSender, smtpFailureOf } from './smtp-transport.ts';
@@ -86,6 +86,47 @@ class StagedRaw extends Readable {
   }
 }
 
+/**
+ * Sent mail: one line per mail at debug, and at info a count once a minute while mail goes out.
+ * The outbox row records every send; an info line per mail cost ~2% of the send path. Failures,
+ * retries and uncertain outcomes keep their own lines.
+ */
+function sentLog(log: Logger, everyMs = 60_000): (fields: Record<string, unknown>) => void {
+  let sent = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const summary = () => {
+    if (sent === 0) {
+      if (timer) clearInterval(timer);
+      timer = null;
+      return;
+    }
+    log.info({ sent, periodS: everyMs / 1000 }, 'mails sent');
+    sent = 0;
+  };
+  return (fields) => {
+    log.debug(fields, 'mail sent');
+    sent += 1;
+    if (!timer) {
+      timer = setInterval(summary, everyMs);
+      timer.unref();
+    }
+  };
+}
+
+/**
+ * A send job beyond the transport's connections would only wait for one, holding its lease (or its
+ * BullMQ lock, and another worker's chance to send it): the worker runs at most that many at once.
+ * On BullMQ this also lets jobs wait in Redis, where finishing one fetches the next in the same
+ * round trip, instead of every job costing a wake-up and two fetches.
+ */
+function withTransportLimit<H extends JobHandler<SendJobData, SendResult>>(
+  handler: H,
+  transport: SmtpSender,
+): H {
+  if (transport.maxConnections) handler.maxConcurrency = transport.maxConnections;
+  return handler;
+}
+
 export class SmtpSendError extends Error {
   override name = 'SmtpSendError';
   constructor(readonly failure: SmtpFailure) {
@@ -120,11 +161,24 @@ export function queueErrorFor(f: SmtpFailure, retryLaterMs: number): Error {
 export function createSendHandler(deps: SendHandlerDeps): JobHandler<SendJobData, SendResult> {
   const { db, clock, transport } = deps;
   const log = deps.logger.child({ component: 'send' });
+  const logSent = sentLog(log);
   const retryLaterMs = deps.retryLaterMs ?? 60_000;
   const setStage = db.prepare("UPDATE outbox SET send_stage = 'data_sent', updated_at = ? WHERE id = ?");
+  // The row is taken for this try: status 'sending', one more attempt. Never a row that is done or
+  // whose last try may have reached the server (data_sent): the handler's checks below see those.
+  const markSending = db.prepare(
+    `UPDATE outbox SET status = 'sending', send_stage = 'connecting', attempts = attempts + 1, updated_at = ?
+     WHERE id = ? AND status IN ('queued', 'sending') AND send_stage IN ('none', 'connecting')`,
+  );
+  const retryable = db.prepare(
+    "UPDATE outbox SET status = 'queued', send_stage = 'none', last_response = ?, updated_at = ? WHERE id = ?",
+  );
+  /** Jobs whose claim already marked their row 'sending' for this try (embedded driver). */
+  const markedAtClaim = new WeakSet<Job<SendJobData>>();
 
-  return async (job) => {
+  const handler = async (job: Job<SendJobData>): Promise<SendResult> => {
     const id = job.data.outboxId;
+    const claimedMark = markedAtClaim.has(job);
     const row = getOutbox(db, id);
     if (!row) throw new PermanentJobError(`outbox row ${id} does not exist`);
     const done = { outboxId: id, messageId: row.message_id };
@@ -143,10 +197,7 @@ export function createSendHandler(deps: SendHandlerDeps): JobHandler<SendJobData
       );
       return { ...done, status: 'uncertain' };
     }
-    prepareCached(
-      db,
-      "UPDATE outbox SET status = 'sending', send_stage = 'connecting', attempts = attempts + 1, updated_at = ? WHERE id = ?",
-    ).run(clock.now(), id);
+    if (!claimedMark) markSending.run(clock.now(), id);
     let staged = false;
     try {
       const response = await deliverRaw(
@@ -154,12 +205,19 @@ export function createSendHandler(deps: SendHandlerDeps): JobHandler<SendJobData
         { from: row.envelope_from, to: [row.to_addr] },
         Buffer.from(row.raw),
         () => {
+          // The one commit that must precede the end of DATA: its own, synchronous, before the
+          // last chunk is handed over.
           setStage.run(clock.now(), id);
           staged = true;
         },
       );
-      markSent(db, clock, id, response);
-      log.info({ outboxId: id, attempt: job.attempt }, 'mail sent');
+      // 'sent' commits with the job's completion where the queue offers it (one commit for both,
+      // shared by the mails finishing together). A crash before that commit leaves data_sent on
+      // record: the retry reports uncertain and never resends, as for a crash before any markSent.
+      const record = () => markSent(db, clock, id, response);
+      if (job.atCompletion) job.atCompletion(record);
+      else record();
+      logSent({ outboxId: id, attempt: job.attempt });
       return { ...done, status: 'sent', response };
     } catch (e) {
       if (!(e instanceof SmtpSendError)) throw e;
@@ -175,9 +233,7 @@ export function createSendHandler(deps: SendHandlerDeps): JobHandler<SendJobData
         markFailed(db, clock, deps.logger, id, f);
       } else {
         // A reply code to DATA (or an earlier stage) is definite: the server kept nothing, resending is safe.
-        db.prepare(
-          "UPDATE outbox SET status = 'queued', send_stage = 'none', last_response = ?, updated_at = ? WHERE id = ?",
-        ).run(f.response.slice(0, 1000), clock.now(), id);
+        retryable.run(f.response.slice(0, 1000), clock.now(), id);
         log.info(
           { outboxId: id, responseCode: f.responseCode, attempt: job.attempt },
           'send failed; will retry',
@@ -186,6 +242,11 @@ export function createSendHandler(deps: SendHandlerDeps): JobHandler<SendJobData
       throw err;
     }
   };
+  // Embedded driver: the 'sending' mark commits with the claim of the job instead of on its own.
+  handler.onClaim = (job: Job<SendJobData>) => {
+    if (markSending.run(clock.now(), job.data.outboxId).changes > 0) markedAtClaim.add(job);
+  };
+  return withTransportLimit(handler, transport);
 }
 
 /**
@@ -201,7 +262,8 @@ export function createRemoteSendHandler(deps: {
   retryLaterMs?: number;
 }): JobHandler<SendJobData, SendResult> {
   const log = deps.logger.child({ component: 'send' });
-  return async (job) => {
+  const logSent = sentLog(log);
+  return withTransportLimit(async (job: Job<SendJobData>): Promise<SendResult> => {
     const { outboxId, messageId, envelope, raw } = job.data;
     if (!raw)
       throw new PermanentJobError(
@@ -219,7 +281,7 @@ export function createRemoteSendHandler(deps: {
         await job.setMark?.(DATA_SENT);
         staged = true;
       });
-      log.info({ outboxId, attempt: job.attempt }, 'mail sent');
+      logSent({ outboxId, attempt: job.attempt });
       return { outboxId, messageId, status: 'sent', response };
     } catch (e) {
       if (!(e instanceof SmtpSendError)) throw e;
@@ -229,5 +291,5 @@ export function createRemoteSendHandler(deps: {
       if (staged) await job.setMark?.(null);
       throw queueErrorFor(e.failure, deps.retryLaterMs ?? 60_000);
     }
-  };
+  }, deps.transport);
 }

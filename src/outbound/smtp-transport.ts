@@ -23,6 +23,8 @@ export interface SmtpSender {
   /** Sends an already composed message as is; the envelope decides who receives it. */
   sendRaw(envelope: { from: string; to: string[] }, raw: Readable): Promise<SmtpSendResult>;
   close(): void;
+  /** How many mails it sends at once at most (its pooled connections), when it has such a limit. */
+  readonly maxConnections?: number;
 }
 
 /** What a failed send tells us, copied from nodemailer's error. */
@@ -169,6 +171,7 @@ export function createSmtpTransport(opts: SmtpTransportOptions): SmtpSender {
   }
 
   return {
+    maxConnections: Math.max(1, smtp.max_connections),
     async sendRaw(envelope, raw) {
       await pace();
       const conn = await acquire();

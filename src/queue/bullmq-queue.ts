@@ -134,6 +134,35 @@ export function createBullmqQueue(opts: BullmqQueueOptions): BullmqJobQueue {
       removeOnFail: { age: 7 * 24 * 3600 },
     });
 
+  /** Listeners registered in this process (it owns the database), per queue name. */
+  const localListeners = new Map<string, JobEvents[]>();
+  const tell = async (events: JobEvents, msg: ResultMessage) => {
+    if (msg.kind === 'completed') await events.completed?.(msg.job, msg.result);
+    else await events.failed?.(msg.job, new Error(msg.error ?? 'failed'));
+  };
+  /**
+   * A result goes to this process's own listeners directly when it has them (a worker beside the
+   * database owner, as `mailroom start` runs), before the job completes in Redis, just as it would
+   * have been queued before: a crash in between re-runs the job (handlers and listeners are
+   * idempotent). That saves the results queue's three round trips per job. Workers elsewhere, and
+   * a listener that throws here, report through the results queue (durable, retried).
+   */
+  const report = async (queue: string, msg: ResultMessage) => {
+    const local = localListeners.get(queue);
+    if (local && local.length > 0) {
+      try {
+        for (const events of local) await tell(events, msg);
+        return;
+      } catch (e) {
+        log.warn(
+          { queue, jobId: msg.job.id, err: e instanceof Error ? e.message : String(e) },
+          'could not record a job result here; reporting it through Redis',
+        );
+      }
+    }
+    await sendResult(queue, msg);
+  };
+
   const startWorker = (
     name: string,
     processor: (j: BullJob, token?: string) => Promise<unknown>,
@@ -210,11 +239,11 @@ export function createBullmqQueue(opts: BullmqQueueOptions): BullmqJobQueue {
           }
           // Handed back at close: the job is someone else's now, and this worker's lock is gone.
           if (handedBack.has(key)) throw new DelayedError();
-          // The result is queued before the job completes: a crash in between re-runs the job
-          // (handlers are idempotent) rather than losing the result. A failure to report (Redis
-          // down) fails this try, and BullMQ's retry or stalled check runs the job again.
+          // The result is recorded or queued before the job completes: a crash in between re-runs
+          // the job (handlers are idempotent) rather than losing the result. A failure to report
+          // (Redis down) fails this try, and BullMQ's retry or stalled check runs the job again.
           if (outcome.ok) {
-            await sendResult(name, { kind: 'completed', job, result: outcome.result });
+            await report(name, { kind: 'completed', job, result: outcome.result });
             return outcome.result;
           }
           const { err } = outcome;
@@ -225,25 +254,23 @@ export function createBullmqQueue(opts: BullmqQueueOptions): BullmqJobQueue {
             throw new DelayedError();
           }
           if (isPermanent(err) || job.attempt >= attempts) {
-            await sendResult(name, { kind: 'failed', job, error: err.message });
+            await report(name, { kind: 'failed', job, error: err.message });
             throw new UnrecoverableError(err.message);
           }
           throw err;
         },
-        o,
+        handler.maxConcurrency
+          ? { ...o, concurrency: Math.min(o.concurrency ?? 1, handler.maxConcurrency) }
+          : o,
       );
     },
 
     listen(name, events: JobEvents) {
-      startWorker(
-        `${name}.results`,
-        async (j) => {
-          const msg = j.data as ResultMessage;
-          if (msg.kind === 'completed') await events.completed?.(msg.job, msg.result);
-          else await events.failed?.(msg.job, new Error(msg.error ?? 'failed'));
-        },
-        { concurrency: 1 },
-      );
+      const local = localListeners.get(name) ?? [];
+      local.push(events);
+      localListeners.set(name, local);
+      // Results of workers in other processes (and of local ones whose listener threw).
+      startWorker(`${name}.results`, async (j) => tell(events, j.data as ResultMessage), { concurrency: 1 });
     },
 
     async schedule(name, scheduleId, everyMs, jobName, data) {

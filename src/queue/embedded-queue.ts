@@ -38,9 +38,40 @@ interface JobRow {
 }
 
 interface Running {
+  name: string;
+  // biome-ignore lint/suspicious/noExplicitAny: workers of any job type share the bookkeeping
+  handler: JobHandler<any, any>;
+  concurrency: number;
+  limiter: WorkerOptions['limiter'];
   stopping: boolean;
   active: Set<Promise<void>>;
   wake: () => void;
+  /**
+   * Whether a claim may find work: set by an enqueue (or a retry) in this process and by a claim
+   * that left ready jobs behind, cleared by one that took all there were. While it is clear, claims
+   * wait for pollAt (real time, for other processes' jobs), so the many wake-ups of a busy worker
+   * do not each cost an empty claim.
+   */
+  maybeReady: boolean;
+  pollAt: number;
+  /** Jobs handed to this worker inside a transaction that has not ended yet (see handOff). */
+  handedOff: number;
+  /** Jobs whose handler is done and whose outcome waits to commit: their slots are free. */
+  freed: number;
+}
+
+/** A claimed job ready to run, with what its handler asked to commit with its completion. */
+interface Claimed {
+  row: JobRow;
+  job: Job;
+  atCompletion: Array<() => void>;
+}
+
+/** A finished job's outcome waiting for the next group commit. */
+interface Outcome {
+  worker: Running;
+  write: () => void;
+  settle: (err: unknown) => void;
 }
 
 const sleep = (ms: number, signal: { wake?: () => void }) =>
@@ -55,8 +86,11 @@ const sleep = (ms: number, signal: { wake?: () => void }) =>
   });
 
 /**
- * The default queue: jobs in SQLite, workers in this process. Claiming is one UPDATE ... RETURNING
- * in an IMMEDIATE transaction, so several processes on one database never take the same job.
+ * The default queue: jobs in SQLite, workers in this process. Claims run in a write (IMMEDIATE)
+ * transaction, so several processes on one database never take the same job. Commits are shared
+ * where they can be: a job enqueued inside the caller's transaction goes in with the caller's rows
+ * (and straight to an idle worker here, claimed in that same transaction); outcomes of jobs that
+ * finish together, the handlers' atCompletion writes and the next claims commit as one group.
  */
 export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
   const { db, clock } = opts;
@@ -122,16 +156,23 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
        created_at = excluded.created_at, finished_at = NULL
      WHERE jobs.state IN ('completed', 'failed') AND jobs.finished_at < @expiredBefore`,
   );
-  // `state IN (...)` repeats what the OR says so SQLite searches jobs_ready by (queue, state):
-  // without it the plan walks every row of the queue, finished ones included (kept for the
-  // retention window), and a claim at 100,000 finished jobs took ~20 ms instead of ~0.05 ms.
-  const claim = db.prepare(
+  // A claim picks its jobs with two reads, each searching jobs_ready by (queue, state) (the plan
+  // must never walk the finished jobs kept for the retention window: a claim at 100,000 of them
+  // took ~20 ms that way instead of ~0.05 ms), then takes them one by one by rowid. Run inside a
+  // write (IMMEDIATE) transaction, so no other process can take them in between. This costs less
+  // than one UPDATE ... WHERE rowid IN (SELECT ... ORDER BY ...) RETURNING, which builds two
+  // temporary tables per claim.
+  const expiredLeases = db.prepare(
+    `SELECT rowid AS r, run_at AS t FROM jobs WHERE queue = ? AND state = 'active' AND lease_until < ? LIMIT ?`,
+  );
+  // One more than asked for: whether more is ready comes with the same read.
+  const readyJobs = db.prepare(
+    `SELECT rowid AS r, run_at AS t FROM jobs WHERE queue = ? AND state = 'waiting' AND run_at <= ?
+     ORDER BY run_at LIMIT ?`,
+  );
+  const claimRow = db.prepare(
     `UPDATE jobs SET state = 'active', attempt = attempt + 1, lease_until = @leaseUntil, worker = @worker
-     WHERE rowid IN (
-       SELECT rowid FROM jobs
-       WHERE queue = @queue AND state IN ('waiting', 'active')
-         AND ((state = 'waiting' AND run_at <= @now) OR (state = 'active' AND lease_until < @now))
-       ORDER BY run_at LIMIT @limit)
+     WHERE rowid = @r AND (state = 'waiting' OR (state = 'active' AND lease_until < @now))
      RETURNING queue, id, name, data, attempt, max_attempts, backoff`,
   );
   const nextRunAt = db.prepare(`SELECT min(run_at) AS t FROM jobs WHERE queue = ? AND state = 'waiting'`);
@@ -156,32 +197,204 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
      ON CONFLICT (queue) DO UPDATE SET window_start = excluded.window_start, used = excluded.used`,
   );
 
-  /** Claims up to `want` jobs, respecting the persisted rate-limit window. Returns jobs and, when limited, ms to wait. */
-  const claimJobs = db.transaction((queue: string, want: number, limiter?: WorkerOptions['limiter']) => {
+  /**
+   * Claims up to `want` jobs for a worker, respecting the persisted rate-limit window, inside the
+   * caller's transaction; the handler's onClaim hook runs for each job in that same transaction.
+   * Returns the jobs and, when limited, ms to wait.
+   */
+  function claimFor(w: Running, want: number): { jobs: Claimed[]; waitMs: number } {
     const now = clock.now();
     let limit = want;
     let window: { window_start: number; used: number } | undefined;
+    const { limiter } = w;
     if (limiter) {
-      window = limitRow.get(queue) as { window_start: number; used: number } | undefined;
+      window = limitRow.get(w.name) as { window_start: number; used: number } | undefined;
       if (!window || now >= window.window_start + limiter.durationMs) window = { window_start: now, used: 0 };
       limit = Math.min(want, limiter.max - window.used);
-      if (limit <= 0) return { jobs: [] as JobRow[], waitMs: window.window_start + limiter.durationMs - now };
+      if (limit <= 0) return { jobs: [], waitMs: window.window_start + limiter.durationMs - now };
     }
-    const jobs = claim.all({ queue, now, leaseUntil: now + leaseMs, worker: me, limit }) as JobRow[];
-    if (limiter && window && jobs.length > 0)
-      limitSet.run(queue, window.window_start, window.used + jobs.length);
+    // Jobs of dead workers (their lease ran out) and ready jobs, oldest run_at first.
+    const candidates = [
+      ...(expiredLeases.all(w.name, now, limit) as Array<{ r: number; t: number }>),
+      ...(readyJobs.all(w.name, now, limit + 1) as Array<{ r: number; t: number }>),
+    ].sort((a, b) => a.t - b.t);
+    const rows: JobRow[] = [];
+    for (const { r } of candidates.slice(0, limit)) {
+      const row = claimRow.get({ r, now, leaseUntil: now + leaseMs, worker: me }) as JobRow | undefined;
+      if (row) rows.push(row);
+    }
+    if (limiter && window && rows.length > 0)
+      limitSet.run(w.name, window.window_start, window.used + rows.length);
+    // All that was ready fitted: nothing more is, until an enqueue here or the next poll.
+    w.maybeReady = candidates.length > limit;
+    const jobs = rows.map((row) => toClaimed(row));
+    for (const c of jobs) claimHook(w, c);
     return { jobs, waitMs: 0 };
-  });
+  }
+  /** The handler's onClaim, in the claiming transaction (in a savepoint of its own). */
+  function claimHook(w: Running, c: Claimed): void {
+    const onClaim = w.handler.onClaim;
+    if (!onClaim) return;
+    try {
+      savepoint(() => onClaim(c.job));
+    } catch (e) {
+      // The claim stands: the handler runs and does its own checks.
+      log.warn({ queue: w.name, jobId: c.job.id, err: e }, 'the claim hook of a job failed');
+    }
+  }
+  const claimJobs = db.transaction(claimFor);
+  /** A nested transaction (SAVEPOINT): one job's writes stand or fall together inside a batch. */
+  const savepoint = db.transaction((fn: () => void) => fn());
 
-  async function runJob<T, R>(row: JobRow, handler: JobHandler<T, R>): Promise<void> {
-    const job: Job<T> = {
+  function toClaimed(row: JobRow): Claimed {
+    const atCompletion: Array<() => void> = [];
+    const job: Job = {
       id: row.id,
       queue: row.queue,
       name: row.name,
-      data: JSON.parse(row.data) as T,
+      data: JSON.parse(row.data),
       attempt: row.attempt,
       maxAttempts: row.max_attempts,
+      atCompletion: (fn) => void atCompletion.push(fn),
     };
+    return { row, job, atCompletion };
+  }
+
+  /**
+   * Group commit of job outcomes: a job's completion (with its handler's atCompletion writes), retry
+   * or failure waits for the next turn of the event loop, and every outcome that arrived meanwhile
+   * commits in one transaction, each in its own savepoint. The same transaction claims the next
+   * jobs for the slots those outcomes free, so a busy worker spends one commit per batch on the
+   * queue's side instead of two per job. A job is only counted done once its outcome committed.
+   */
+  let outcomes: Outcome[] = [];
+  let flushScheduled = false;
+  function recordOutcome(worker: Running, write: () => void): Promise<void> {
+    // The handler is done: its slot may take the next job while the outcome waits to commit.
+    worker.freed += 1;
+    return new Promise((resolve, reject) => {
+      const settle = (err: unknown) => {
+        worker.freed -= 1;
+        if (err === null) resolve();
+        else reject(err);
+      };
+      outcomes.push({ worker, write, settle });
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushOutcomes);
+      }
+    });
+  }
+  const writeOutcomes = db.transaction((batch: Outcome[]) => {
+    // Each outcome in its own savepoint: null where it was written, else why not.
+    const errors = batch.map((o) => {
+      try {
+        savepoint(o.write);
+        return null;
+      } catch (e) {
+        return e ?? new Error('outcome write failed');
+      }
+    });
+    const claimed: Array<[Running, Claimed[]]> = [];
+    for (const w of new Set(batch.map((o) => o.worker))) {
+      const free = w.concurrency - w.active.size - w.handedOff + w.freed;
+      if (w.stopping || closed || free <= 0 || !w.maybeReady) continue;
+      try {
+        // Nested: a savepoint inside this batch.
+        const { jobs } = claimJobs(w, free);
+        if (jobs.length > 0) claimed.push([w, jobs]);
+      } catch (e) {
+        log.warn({ queue: w.name, err: e }, 'could not claim jobs; will retry');
+      }
+    }
+    return { errors, claimed };
+  });
+  function flushOutcomes(): void {
+    flushScheduled = false;
+    const batch = outcomes;
+    outcomes = [];
+    if (batch.length === 0) return;
+    if (released || !db.open) {
+      for (const o of batch) o.settle(null);
+      return;
+    }
+    let res: ReturnType<typeof writeOutcomes>;
+    try {
+      res = writeOutcomes.immediate(batch);
+    } catch (e) {
+      for (const o of batch) o.settle(e);
+      return;
+    }
+    for (const [i, o] of batch.entries()) o.settle(res.errors[i] ?? null);
+    for (const [w, jobs] of res.claimed) startJobs(w, jobs);
+  }
+
+  function startJobs(w: Running, jobs: Claimed[]): void {
+    for (const c of jobs) {
+      const p = runJob(c, w).finally(() => {
+        w.active.delete(p);
+        w.wake();
+      });
+      w.active.add(p);
+    }
+  }
+
+  const handOffClaim = db.prepare(
+    `UPDATE jobs SET state = 'active', attempt = attempt + 1, lease_until = @leaseUntil, worker = @worker
+     WHERE queue = @queue AND id = @id AND state = 'waiting' AND run_at <= @now
+     RETURNING queue, id, name, data, attempt, max_attempts, backoff`,
+  );
+  const jobCreated = db.prepare('SELECT 1 FROM jobs WHERE queue = ? AND id = ? AND created_at = ?');
+  /**
+   * A job added inside the caller's transaction goes straight to an idle worker of this process
+   * when one has a free slot and its last claim found nothing else ready: claimed in that same
+   * transaction (with the handler's onClaim), so the claim costs no commit of its own and the
+   * caller's fresh rows are still in the pages that commit writes anyway. It starts once that
+   * transaction is over, and only if it committed.
+   */
+  function handOff(name: string, id: string, now: number): [Running, Claimed] | null {
+    const w = workers.find(
+      (x) =>
+        x.name === name &&
+        !x.stopping &&
+        !x.limiter &&
+        !x.maybeReady &&
+        x.concurrency - x.active.size - x.handedOff + x.freed > 0,
+    );
+    if (!w) return null;
+    const row = handOffClaim.get({ queue: name, id, now, leaseUntil: now + leaseMs, worker: me }) as
+      | JobRow
+      | undefined;
+    if (!row) return null;
+    const c = toClaimed(row);
+    claimHook(w, c);
+    w.handedOff += 1;
+    return [w, c];
+  }
+
+  /**
+   * After a hand-off: once the caller's transaction is over, start the job if that transaction
+   * committed (the job row it added is there); rolled back, the claim went with it.
+   */
+  function startAfterCallerTransaction(handed: [Running, Claimed], createdAt: number): void {
+    const [w, c] = handed;
+    const finish = () => {
+      if (db.open && db.inTransaction) return void setImmediate(finish);
+      w.handedOff -= 1;
+      const committed = db.open && jobCreated.get(c.row.queue, c.row.id, createdAt) !== undefined;
+      // Closing: the job stays claimed, and close() hands it back with the others.
+      if (committed && !closed) startJobs(w, [c]);
+      else {
+        // Rolled back: whatever else is waiting is found by claiming again.
+        w.maybeReady = true;
+        w.wake();
+      }
+    };
+    queueMicrotask(finish);
+  }
+
+  async function runJob(c: Claimed, w: Running): Promise<void> {
+    const { row, job } = c;
     const keepAlive = setInterval(
       () => {
         try {
@@ -193,10 +406,10 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
       },
       Math.max(1000, leaseMs / 3),
     );
-    let result: R | undefined;
+    let result: unknown;
     let error: Error | null = null;
     try {
-      result = await handler(job);
+      result = await w.handler(job);
     } catch (e) {
       error = e instanceof Error ? e : new Error(String(e));
     } finally {
@@ -210,30 +423,41 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
         // Listeners run before the job is marked done: a crash in between re-runs the job rather
         // than losing its result (handlers and listeners are idempotent).
         for (const l of listeners.get(row.queue) ?? []) await l.completed?.(job, result);
-        complete.run(
-          result === undefined ? null : JSON.stringify(result),
-          clock.now(),
-          row.queue,
-          row.id,
-          me,
-        );
+        await recordOutcome(w, () => {
+          for (const fn of c.atCompletion) fn();
+          complete.run(
+            result === undefined ? null : JSON.stringify(result),
+            clock.now(),
+            row.queue,
+            row.id,
+            me,
+          );
+        });
         return;
       }
-      const later = retryLaterDelay(error);
+      const failure = error;
+      const later = retryLaterDelay(failure);
       if (later !== null) {
-        retry.run(clock.now() + later, error.message, 1, row.queue, row.id, me);
-      } else if (isPermanent(error) || row.attempt >= row.max_attempts) {
-        for (const l of listeners.get(row.queue) ?? []) await l.failed?.(job, error);
-        fail.run(error.message, clock.now(), row.queue, row.id, me);
+        await recordOutcome(w, () =>
+          retry.run(clock.now() + later, failure.message, 1, row.queue, row.id, me),
+        );
+        // The worker looks again (and learns when this job is due) rather than at its next poll.
+        w.maybeReady = true;
+      } else if (isPermanent(failure) || row.attempt >= row.max_attempts) {
+        for (const l of listeners.get(row.queue) ?? []) await l.failed?.(job, failure);
+        await recordOutcome(w, () => fail.run(failure.message, clock.now(), row.queue, row.id, me));
         log.warn(
-          { queue: row.queue, jobId: row.id, attempt: row.attempt, err: error.message },
+          { queue: row.queue, jobId: row.id, attempt: row.attempt, err: failure.message },
           'job failed for good',
         );
       } else {
         const delay = backoffDelay(row.backoff, row.attempt);
-        retry.run(clock.now() + delay, error.message, 0, row.queue, row.id, me);
+        await recordOutcome(w, () =>
+          retry.run(clock.now() + delay, failure.message, 0, row.queue, row.id, me),
+        );
+        w.maybeReady = true;
         log.info(
-          { queue: row.queue, jobId: row.id, attempt: row.attempt, retryInMs: delay, err: error.message },
+          { queue: row.queue, jobId: row.id, attempt: row.attempt, retryInMs: delay, err: failure.message },
           'job will retry',
         );
       }
@@ -276,6 +500,36 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
       return id;
     },
 
+    enqueueInTransaction<T>(
+      txDb: object,
+      name: string,
+      jobName: string,
+      data: T,
+      o: EnqueueOptions = {},
+    ): string | null {
+      if (closed || txDb !== db || !db.inTransaction) return null;
+      const id = o.jobId ?? randomId();
+      const now = clock.now();
+      const added = insert.run({
+        queue: name,
+        id,
+        name: jobName,
+        data: JSON.stringify(data ?? null),
+        runAt: now + (o.delayMs ?? 0),
+        maxAttempts: o.attempts ?? defaultAttempts,
+        backoff: o.backoff ? JSON.stringify(o.backoff) : null,
+        now,
+        expiredBefore: now - retentionMs,
+      }).changes;
+      // Only a row this call wrote (not a deduplicated no-op) can tell afterwards whether the
+      // caller's transaction committed, which a hand-off needs to know.
+      const handed = added > 0 && !o.delayMs ? handOff(name, id, now) : null;
+      // Workers wake on a later turn of the event loop, after the caller's transaction ended.
+      if (handed) startAfterCallerTransaction(handed, now);
+      else bus.emit(`enqueued:${name}`);
+      return id;
+    },
+
     async cancel(name, jobId) {
       const res = db
         .prepare(`DELETE FROM jobs WHERE queue = ? AND id = ? AND state = 'waiting'`)
@@ -285,22 +539,41 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
 
     work<T, R>(name: string, handler: JobHandler<T, R>, o: WorkerOptions = {}): void {
       if (closed) throw new QueueClosedError();
-      const concurrency = Math.max(1, o.concurrency ?? 1);
-      const state: Running = { stopping: false, active: new Set(), wake: () => {} };
+      const state: Running = {
+        name,
+        handler,
+        concurrency: Math.max(
+          1,
+          Math.min(o.concurrency ?? 1, handler.maxConcurrency ?? Number.POSITIVE_INFINITY),
+        ),
+        limiter: o.limiter,
+        stopping: false,
+        active: new Set(),
+        wake: () => {},
+        maybeReady: true,
+        pollAt: 0,
+        handedOff: 0,
+        freed: 0,
+      };
       const signal: { wake?: () => void } = {};
       state.wake = () => signal.wake?.();
-      bus.on(`enqueued:${name}`, state.wake);
+      bus.on(`enqueued:${name}`, () => {
+        state.maybeReady = true;
+        state.wake();
+      });
       workers.push(state);
       const loop = async () => {
         while (!state.stopping) {
-          const free = concurrency - state.active.size;
+          const free = state.concurrency - state.active.size - state.handedOff + state.freed;
           let waitMs = pollMs;
-          if (free > 0) {
-            let claimed: { jobs: JobRow[]; waitMs: number };
+          const due = state.pollAt - performance.now();
+          if (free > 0 && !state.maybeReady && due > 0) waitMs = due;
+          else if (free > 0) {
+            let claimed: { jobs: Claimed[]; waitMs: number };
             try {
               // IMMEDIATE: take the write lock up front, so two processes never both read a window
               // or a job as free and then fail on the lock upgrade (SQLITE_BUSY without waiting).
-              claimed = claimJobs.immediate(name, free, o.limiter);
+              claimed = claimJobs.immediate(state, free);
               pruneFinished();
             } catch (e) {
               // A busy or locked database must not end the worker: try again after a pause.
@@ -309,13 +582,7 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
               continue;
             }
             const { jobs, waitMs: limited } = claimed;
-            for (const row of jobs) {
-              const p = runJob(row, handler).finally(() => {
-                state.active.delete(p);
-                state.wake();
-              });
-              state.active.add(p);
-            }
+            startJobs(state, jobs);
             if (jobs.length > 0) continue;
             // Polled, not slept through: the clock may jump (tests) and other processes share the window.
             if (limited > 0) waitMs = Math.max(1, Math.min(pollMs, limited));
@@ -323,6 +590,7 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
               const next = (nextRunAt.get(name) as { t: number | null }).t;
               if (next !== null) waitMs = Math.max(1, Math.min(pollMs, next - clock.now()));
             }
+            state.pollAt = performance.now() + waitMs;
           }
           await sleep(waitMs, signal);
         }
@@ -417,6 +685,8 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
         }),
       ]);
       clearTimeout(timer);
+      // Outcomes of jobs that did finish go in before the rest is handed back.
+      flushOutcomes();
       // Jobs still running are handed back (their attempt not counted) for the next process.
       released = true;
       const handedBack = db

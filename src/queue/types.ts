@@ -43,6 +43,14 @@ export interface Job<T = unknown> {
   mark?: string | null;
   /** Records a mark with the job, durably, before the step it guards. */
   setMark?(mark: string | null): Promise<void>;
+  /**
+   * Runs `fn` inside the transaction that records this job as completed, so the handler's own
+   * closing bookkeeping and the job's completion commit together (one commit for both, and for
+   * several jobs finishing at once). Only drivers that keep jobs in the handler's database offer it
+   * (embedded); elsewhere the handler writes itself. `fn` runs only if the job completes, must be
+   * synchronous, and a throw leaves the job unfinished (it runs again once its lease is out).
+   */
+  atCompletion?(fn: () => void): void;
 }
 
 export interface WorkerOptions {
@@ -67,7 +75,22 @@ export class PermanentJobError extends Error {
   override name = 'PermanentJobError';
 }
 
-export type JobHandler<T = unknown, R = unknown> = (job: Job<T>) => Promise<R>;
+export type JobHandler<T = unknown, R = unknown> = ((job: Job<T>) => Promise<R>) & {
+  /**
+   * Optional, synchronous: called for each job as it is claimed, inside the claiming transaction,
+   * by drivers that keep jobs in the handler's database (embedded), so the handler's "started"
+   * bookkeeping commits with the claim instead of in a commit of its own. The handler then gets
+   * that same job object, and must cope with a driver that never calls the hook.
+   */
+  onClaim?: (job: Job<T>) => void;
+  /**
+   * Optional: the most jobs this handler can usefully run at once in one process (a send handler:
+   * the SMTP connections it sends through). Drivers run at most this many, whatever the worker's
+   * concurrency: a job fetched beyond it would only wait, holding its lease or lock, while another
+   * worker could have run it; and the queue, not the process, is where waiting jobs belong.
+   */
+  maxConcurrency?: number;
+};
 
 export interface JobEvents<R = unknown> {
   /** Called in the process that owns the database once a job completed (possibly on another machine). */
@@ -87,6 +110,19 @@ export interface QueueCounts {
 export interface JobQueue {
   readonly driver: 'embedded' | 'bullmq';
   enqueue<T>(queue: string, name: string, data: T, opts?: EnqueueOptions): Promise<string>;
+  /**
+   * Adds a job within the caller's open transaction on `db` when the driver keeps its jobs in that
+   * very database (embedded): the job then commits, or rolls back, with the caller's own rows, in
+   * the same commit. Returns the job id, or null having done nothing when it cannot (jobs live
+   * elsewhere, no transaction is open, the queue is closed): the caller enqueues after its commit.
+   */
+  enqueueInTransaction?<T>(
+    db: object,
+    queue: string,
+    name: string,
+    data: T,
+    opts?: EnqueueOptions,
+  ): string | null;
   /** Removes a waiting or delayed job; returns false when it is not there (already ran, or active). */
   cancel(queue: string, jobId: string): Promise<boolean>;
   /** Starts workers for a queue in this process. */

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config/index.ts';
 import { silentLogger } from '../../src/lib/index.ts';
 import {
+  createRemoteSendHandler,
   createSendHandler,
   createTemplateRenderer,
   getOutbox,
@@ -229,5 +230,96 @@ describe('sending through the real SMTP peer', () => {
     expect(getOutbox(deps.db, q.outboxId)?.status).toBe('uncertain');
     expect((await send(q.outboxId, 3)).status).toBe('skipped');
     expect(peer.received).toHaveLength(0);
+  });
+
+  it('on the embedded queue the outbox row and its send job are one commit: neither without the other', async () => {
+    const { deps } = setup();
+    const jobs = () => (deps.db.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }).n;
+    const rows = () => (deps.db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+    deps.db.exec(
+      "CREATE TEMP TRIGGER no_jobs BEFORE INSERT ON jobs BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    );
+    await expect(queueMail(deps, mail('kfull'))).rejects.toThrow(/disk full/);
+    expect([rows(), jobs()]).toEqual([0, 0]);
+    deps.db.exec('DROP TRIGGER no_jobs');
+    const q = await queueMail(deps, mail('kfull'));
+    expect(q.created).toBe(true);
+    expect([rows(), jobs()]).toEqual([1, 1]);
+  });
+
+  it('where the queue commits "sent" with the job, a mail accepted but not yet recorded is never sent again', async () => {
+    const { deps } = setup();
+    const handler = createSendHandler({ ...deps, transport, logger: silentLogger() });
+    const q = await queueMail(deps, mail('kdeferred'));
+    const data: SendJobData = {
+      outboxId: q.outboxId,
+      messageId: q.messageId,
+      envelope: { from: '', to: [] },
+    };
+    // A driver that records 'sent' with the job's completion, killed before that commit.
+    const pending: Array<() => void> = [];
+    const job = { ...jobFor(data, 1), atCompletion: (fn: () => void) => void pending.push(fn) };
+    expect((await handler(job)).status).toBe('sent');
+    await peer.waitFor(1);
+    expect(pending).toHaveLength(1);
+    expect(getOutbox(deps.db, q.outboxId)).toMatchObject({ status: 'sending', send_stage: 'data_sent' });
+    // The retry after the crash finds data_sent on record: uncertain, and nothing goes out again.
+    expect((await handler(jobFor(data, 2))).status).toBe('uncertain');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(peer.received).toHaveLength(1);
+    // Had the completion committed, the row would read sent.
+    const other = await queueMail(deps, mail('kdeferred-2'));
+    const fns: Array<() => void> = [];
+    const d2: SendJobData = {
+      outboxId: other.outboxId,
+      messageId: other.messageId,
+      envelope: { from: '', to: [] },
+    };
+    await handler({ ...jobFor(d2, 1), atCompletion: (fn: () => void) => void fns.push(fn) });
+    for (const fn of fns) fn();
+    expect(getOutbox(deps.db, other.outboxId)).toMatchObject({
+      status: 'sent',
+      send_stage: 'done',
+      attempts: 1,
+    });
+  });
+
+  it("a try counts once, whether the queue's claim or the handler marks the row 'sending'", async () => {
+    const { deps } = setup();
+    const handler = createSendHandler({ ...deps, transport, logger: silentLogger() });
+    const byClaim = await queueMail(deps, mail('kclaim'));
+    const data: SendJobData = {
+      outboxId: byClaim.outboxId,
+      messageId: byClaim.messageId,
+      envelope: { from: '', to: [] },
+    };
+    const job = jobFor(data, 1);
+    handler.onClaim?.(job);
+    expect(getOutbox(deps.db, byClaim.outboxId)).toMatchObject({ status: 'sending', attempts: 1 });
+    expect((await handler(job)).status).toBe('sent');
+    expect(getOutbox(deps.db, byClaim.outboxId)).toMatchObject({ status: 'sent', attempts: 1 });
+    // The claim hook never touches a row that is done, or that a dead try left at data_sent.
+    handler.onClaim?.(jobFor(data, 2));
+    expect(getOutbox(deps.db, byClaim.outboxId)).toMatchObject({ status: 'sent', attempts: 1 });
+    const byHandler = await queueMail(deps, mail('khandler'));
+    await handler(jobFor({ ...data, outboxId: byHandler.outboxId, messageId: byHandler.messageId }, 1));
+    expect(getOutbox(deps.db, byHandler.outboxId)).toMatchObject({ status: 'sent', attempts: 1 });
+    await peer.waitFor(2);
+  });
+
+  it('send handlers take at most as many jobs at once as their transport has connections', () => {
+    const { deps } = setup();
+    const two = transportTo(peer, 2);
+    try {
+      expect(createSendHandler({ ...deps, transport: two, logger: silentLogger() }).maxConcurrency).toBe(2);
+      expect(createRemoteSendHandler({ transport: two, logger: silentLogger() }).maxConcurrency).toBe(2);
+      // A sender without a known limit leaves the worker's concurrency alone.
+      const unlimited: SmtpSender = { sendRaw: two.sendRaw, close: () => {} };
+      expect(
+        createSendHandler({ ...deps, transport: unlimited, logger: silentLogger() }).maxConcurrency,
+      ).toBe(undefined);
+    } finally {
+      two.close();
+    }
   });
 });

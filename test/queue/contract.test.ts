@@ -4,6 +4,7 @@ import { silentLogger, systemClock } from '../../src/lib/index.ts';
 import {
   createQueue,
   type Job,
+  type JobHandler,
   type JobQueue,
   PermanentJobError,
   RetryLaterError,
@@ -166,6 +167,26 @@ describe.each(drivers)('queue contract: %s', (_name, make) => {
     await until(() => done === 12);
     expect(peak).toBeLessThanOrEqual(3);
     expect(peak).toBeGreaterThan(1);
+  });
+
+  it('runs no more jobs at once than the handler can take (maxConcurrency), whatever the concurrency', async () => {
+    const q = make().open();
+    let running = 0;
+    let peak = 0;
+    let done = 0;
+    const handler: JobHandler = async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 30));
+      running--;
+      done++;
+    };
+    handler.maxConcurrency = 2;
+    q.work('mail', handler, { concurrency: 6 });
+    for (let i = 0; i < 10; i++) await q.enqueue('mail', 'j', { i });
+    await until(() => done === 10);
+    expect(peak).toBeLessThanOrEqual(2);
+    expect(peak).toBeGreaterThan(0);
   });
 
   it('keeps to the rate limit: at most max jobs start in any window', async () => {
