@@ -12,6 +12,7 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 export interface Secrets {
   sessionSecret: string | undefined;
   apiKey: string | undefined;
+  metricsToken: string | undefined;
   smtpPassword: string | undefined;
   imap: Record<string, { password?: string; accessToken?: string }>;
 }
@@ -309,6 +310,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const credentials: Secrets = {
     sessionSecret: env[cfg.secrets.session_secret_env] || undefined,
     apiKey: env[cfg.secrets.api_key_env] || undefined,
+    metricsToken: env[cfg.secrets.metrics_token_env] || undefined,
     smtpPassword: cfg.smtp.password_env ? env[cfg.smtp.password_env] : undefined,
     imap: Object.fromEntries(
       cfg.imap.accounts.map((a) => {

@@ -118,6 +118,7 @@ export const KEY_DOCS: Record<string, string> = {
   secrets: 'Names of the environment variables holding secrets.',
   'secrets.session_secret_env': 'Holds the web session secret (default: a random one kept in the data dir).',
   'secrets.api_key_env': 'Holds the API key of the order events API.',
+  'secrets.metrics_token_env': 'Holds the bearer token a Prometheus scraper sends to `GET /metrics`.',
 };
 
 /** Keys documented as one row: their inner keys are explained in that row's text. */

@@ -284,6 +284,8 @@ export const configSchema = z
       .object({
         session_secret_env: envName.default('MAILROOM_SESSION_SECRET'),
         api_key_env: envName.default('MAILROOM_API_KEY'),
+        // Bearer token a Prometheus scraper sends to GET /metrics (admins may also open it logged in).
+        metrics_token_env: envName.default('MAILROOM_METRICS_TOKEN'),
       })
       .strict()
       .prefault({}),

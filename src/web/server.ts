@@ -6,7 +6,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { loadSessionSecret } from '../config/index.ts';
 import { isMailroomError, systemClock } from '../lib/index.ts';
-import { prometheusText, storeMetrics } from './admin/metrics.ts';
+import { registerMetricsRoute } from './admin/metrics-route.ts';
 import { registerAdminRoutes } from './admin/routes.ts';
 import { attachSession, requireStaff } from './auth/guard.ts';
 import { createLoginThrottle } from './auth/login-throttle.ts';
@@ -79,23 +79,11 @@ export function buildWebServer(deps: WebDeps): FastifyInstance {
       }
     });
 
-    pub.get('/metrics', async (_req, reply) => {
-      const values = { ...storeMetrics(db, ctx.features, clock.now()), ...(deps.metrics?.() ?? {}) };
-      let text = prometheusText(values);
-      if (deps.queueCounts) {
-        const q = await deps.queueCounts().catch(() => null);
-        if (q) {
-          text += '# HELP mailroom_queue_jobs Jobs per queue and state.\n# TYPE mailroom_queue_jobs gauge\n';
-          for (const [name, counts] of Object.entries(q))
-            for (const [state, n] of Object.entries(counts))
-              text += `mailroom_queue_jobs{queue="${name.replace(/["\\\n]/g, '_')}",state="${state}"} ${n}\n`;
-        }
-      }
-      return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
-    });
-
     registerAuthRoutes(pub, ctx);
   });
+
+  // Prometheus text for a scraper with the metrics token, or for an admin signed in.
+  app.register(async (scrape) => registerMetricsRoute(scrape, ctx));
 
   // Staff pages: a session on every route, the CSRF token on every POST.
   app.register(async (staff) => {

@@ -32,7 +32,6 @@ const PUBLIC: Record<string, string> = {
   'GET /login': 'the sign-in form',
   'POST /login': 'signing in: double-submit CSRF cookie, throttled per address and per address + user name',
   'GET /healthz': 'load-balancer check; answers ok or error only',
-  'GET /metrics': 'Prometheus scrape (scrapers carry no session): aggregate counts only',
   'GET /static/*': 'the stylesheet and the one script file',
   'GET /lists/:slug': 'public subscribe form of a public list',
   'POST /lists/:slug/subscribe': 'public subscribe: rate limited, double opt-in, neutral answer',
@@ -48,6 +47,8 @@ const PUBLIC: Record<string, string> = {
 const AREAS: Array<{ area: string; match: RegExp; roles: StaffRole[] }> = [
   { area: 'desk', match: /^\/($|inbox$|c\/|attachments\/)/, roles: ['admin', 'agent'] },
   { area: 'admin pages', match: /^\/admin\//, roles: ['admin'] },
+  // Or a scraper with the metrics token (test/web/admin.test.ts).
+  { area: 'metrics', match: /^\/metrics$/, roles: ['admin'] },
   { area: 'marketing', match: /^\/(marketing|lists-admin)(\/|$)/, roles: ['admin', 'marketer'] },
   { area: 'signing out', match: /^\/logout$/, roles: ['admin', 'agent', 'marketer'] },
 ];

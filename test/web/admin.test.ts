@@ -12,15 +12,57 @@ afterEach(async () => {
   web = undefined;
 });
 
+const SCRAPE_TOKEN = 'scrape-token-0123456789';
+const scraper = { authorization: `Bearer ${SCRAPE_TOKEN}` };
+
 describe('metrics, admin pages and languages', () => {
-  it('serves Prometheus metrics from the store and from deps.metrics, with queue depth per queue', async () => {
-    web = await makeWeb({
-      metrics: () => ({ mails_sent_total: 12, mails_failed_total: 1 }),
-      queueCounts: async () => ({ outbound: { waiting: 3, active: 1, delayed: 0, completed: 9, failed: 1 } }),
+  it('shows metrics only to the scraper token or a signed-in admin', async () => {
+    web = await makeWeb({}, { MAILROOM_METRICS_TOKEN: SCRAPE_TOKEN });
+    await addUser(web.db, 'admin', 'admin');
+    await addUser(web.db, 'agent', 'agent', ['sales']);
+    const anonymous = await web.app.inject({ url: '/metrics' });
+    expect(anonymous.statusCode).toBe(302);
+    expect(anonymous.headers.location).toBe('/login?next=%2Fmetrics');
+    const wrong = await web.app.inject({ url: '/metrics', headers: { authorization: 'Bearer nope' } });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.headers['www-authenticate']).toMatch(/^Bearer /);
+    expect(wrong.body).not.toContain('mailroom_');
+    const basic = await web.app.inject({
+      url: '/metrics',
+      headers: { authorization: `Basic ${Buffer.from(`x:${SCRAPE_TOKEN}`).toString('base64')}` },
     });
+    expect(basic.statusCode).toBe(401);
+    const agent = await login(web.app, 'agent');
+    expect((await web.app.inject({ url: '/metrics', headers: { cookie: agent.cookie } })).statusCode).toBe(
+      403,
+    );
+    const admin = await login(web.app, 'admin');
+    const page = await web.app.inject({ url: '/metrics', headers: { cookie: admin.cookie } });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('mailroom_messages_ingested_total 0\n');
+    expect((await web.app.inject({ url: '/metrics', headers: scraper })).statusCode).toBe(200);
+  });
+
+  it('refuses every bearer token when no metrics token is configured, saying what to set', async () => {
+    web = await makeWeb();
+    const res = await web.app.inject({ url: '/metrics', headers: { authorization: 'Bearer anything' } });
+    expect(res.statusCode).toBe(401);
+    expect(res.body).toContain('MAILROOM_METRICS_TOKEN');
+  });
+
+  it('serves Prometheus metrics from the store and from deps.metrics, with queue depth per queue', async () => {
+    web = await makeWeb(
+      {
+        metrics: () => ({ mails_sent_total: 12, mails_failed_total: 1 }),
+        queueCounts: async () => ({
+          outbound: { waiting: 3, active: 1, delayed: 0, completed: 9, failed: 1 },
+        }),
+      },
+      { MAILROOM_METRICS_TOKEN: SCRAPE_TOKEN },
+    );
     seedConversation(web.db, { department: 'sales', subject: 'a', dueIn: -HOUR });
     seedConversation(web.db, { department: 'sales', subject: 'b', dueIn: HOUR, warning: true });
-    const res = await web.app.inject({ url: '/metrics' });
+    const res = await web.app.inject({ url: '/metrics', headers: scraper });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(res.body).toContain(
@@ -34,7 +76,7 @@ describe('metrics, admin pages and languages', () => {
   });
 
   it('counts sent, failed and pending mail from the outbox itself', async () => {
-    web = await makeWeb();
+    web = await makeWeb({}, { MAILROOM_METRICS_TOKEN: SCRAPE_TOKEN });
     const add = web.db.prepare(
       `INSERT INTO outbox (kind, to_addr, from_addr, envelope_from, subject, message_id, raw, status,
                            idempotency_key, created_at, updated_at)
@@ -43,7 +85,7 @@ describe('metrics, admin pages and languages', () => {
     ['sent', 'sent', 'failed', 'queued', 'sending', 'uncertain'].forEach((status, i) => {
       add.run(`m${i}@shop.example`, status, `k${i}`);
     });
-    const res = await web.app.inject({ url: '/metrics' });
+    const res = await web.app.inject({ url: '/metrics', headers: scraper });
     expect(res.body).toContain('mailroom_mails_sent_total 2\n');
     expect(res.body).toContain('mailroom_mails_failed_total 1\n');
     expect(res.body).toContain('mailroom_mails_uncertain_total 1\n');

@@ -13,7 +13,7 @@ import {
   type TestWeb,
 } from './helpers.ts';
 
-const PUBLIC = new Set(['/healthz', '/metrics', '/login', '/static/*', '/static/']);
+const PUBLIC = new Set(['/healthz', '/login', '/static/*', '/static/']);
 
 let web: TestWeb | undefined;
 afterEach(async () => {
@@ -33,7 +33,7 @@ async function setup(env: Record<string, string> = {}) {
 }
 
 describe('staff sign-in and sessions', () => {
-  it('refuses every staff route without a session (login redirect or 401), leaving only health, metrics, login and static public', async () => {
+  it('refuses every staff route without a session (login redirect or 401), leaving only health, login and static public', async () => {
     const { web, routes } = await setup();
     const staff = routes.filter((r) => !PUBLIC.has(r.url) && r.method !== 'HEAD');
     expect(staff.length).toBeGreaterThan(12);
