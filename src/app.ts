@@ -32,6 +32,7 @@ import {
   OUTBOUND_QUEUE,
   outboxResultEvents,
   type SmtpSender,
+  sendAgain,
   sendStaffReply,
 } from './outbound/index.ts';
 import { bullmqQueuesOf, createQueue, type JobQueue } from './queue/index.ts';
@@ -292,6 +293,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
             onWaitingOnCustomer(db, sla, input.conversationId, at);
             return { outboxId: queued.outboxId };
           },
+          sendAgain: (input) => sendAgain(mail.outbox, input.outboxId, input.by),
           onCorrection: (c) => {
             recordCorrection(db, {
               conversationId: c.conversationId,

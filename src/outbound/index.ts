@@ -46,6 +46,7 @@ export {
   sendJobId,
 } from './outbox.ts';
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayDeps } from './outbox-relay.ts';
+export { type SendAgainDeps, sendAgain } from './send-again.ts';
 export {
   createRemoteSendHandler,
   createSendHandler,

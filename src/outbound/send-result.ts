@@ -96,15 +96,30 @@ export function failureMessage(f: SmtpFailure): string {
  * whichever driver runs: with in-process workers the rows are already recorded and these are no-ops.
  */
 export function outboxResultEvents(deps: { db: Db; clock: Clock; logger: Logger }): JobEvents<SendResult> {
+  /**
+   * A job that carries its message (BullMQ) was sent by a worker that cannot write the database,
+   * so its tries are counted here, once per job, when its result arrives. The embedded send
+   * handler counts each try itself.
+   */
+  const countTries = (job: Job) => {
+    const data = job.data as SendJobData;
+    if (data.raw === undefined) return;
+    prepareCached(deps.db, 'UPDATE outbox SET attempts = attempts + ? WHERE id = ?').run(
+      Math.max(1, job.attempt),
+      data.outboxId,
+    );
+  };
   return {
-    completed(_job: Job, result: SendResult) {
+    completed(job: Job, result: SendResult) {
       if (result?.status === 'sent') markSent(deps.db, deps.clock, result.outboxId, result.response ?? '');
       else if (result?.status === 'uncertain')
         markUncertain(deps.db, deps.clock, result.outboxId, result.response ?? 'outcome unknown after DATA');
+      countTries(job);
     },
     failed(job: Job, error: Error) {
       const data = job.data as SendJobData;
       markFailed(deps.db, deps.clock, deps.logger, data.outboxId, failureFromMessage(error.message));
+      countTries(job);
     },
   };
 }

@@ -196,6 +196,11 @@ export function createBullmqQueue(opts: BullmqQueueOptions): BullmqJobQueue {
       if (closed) throw new QueueClosedError();
       const id = o.jobId ?? randomId();
       const attempts = o.attempts ?? defaultAttempts;
+      if (o.replaceFinished && o.jobId) {
+        const earlier = await queueFor(name).getJob(bullJobId(id));
+        const state = earlier ? await earlier.getState() : null;
+        if (earlier && (state === 'completed' || state === 'failed')) await earlier.remove();
+      }
       await queueFor(name).add(jobName, data, {
         jobId: bullJobId(id),
         ...(o.delayMs ? { delay: o.delayMs } : {}),

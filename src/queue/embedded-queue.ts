@@ -494,7 +494,7 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
         maxAttempts: o.attempts ?? defaultAttempts,
         backoff: o.backoff ? JSON.stringify(o.backoff) : null,
         now,
-        expiredBefore: now - retentionMs,
+        expiredBefore: o.replaceFinished ? Number.MAX_SAFE_INTEGER : now - retentionMs,
       });
       bus.emit(`enqueued:${name}`);
       return id;
@@ -519,7 +519,7 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
         maxAttempts: o.attempts ?? defaultAttempts,
         backoff: o.backoff ? JSON.stringify(o.backoff) : null,
         now,
-        expiredBefore: now - retentionMs,
+        expiredBefore: o.replaceFinished ? Number.MAX_SAFE_INTEGER : now - retentionMs,
       }).changes;
       // Only a row this call wrote (not a deduplicated no-op) can tell afterwards whether the
       // caller's transaction committed, which a hand-off needs to know.

@@ -19,6 +19,11 @@ export interface EnqueueOptions {
    * string works: the BullMQ driver maps ids it may not use (':' or all digits) one-to-one.
    */
   jobId?: string;
+  /**
+   * Run the job again even when its id finished within the retention window (its earlier run is
+   * replaced): for a deliberate second run, such as staff sending a mail again.
+   */
+  replaceFinished?: boolean;
   /** Run no earlier than this many milliseconds from now. */
   delayMs?: number;
   /** Total tries including the first (default from config: queue.attempts). */

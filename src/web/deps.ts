@@ -40,6 +40,8 @@ export interface WebDeps {
   clock?: Clock;
   /** Queues a staff reply in the outbox (threading headers, sending) and returns its outbox id. */
   sendReply?(input: ReplyInput): Promise<{ outboxId: number | string }>;
+  /** Queues a failed or uncertain outgoing mail once more, as it was (src/outbound sendAgain). */
+  sendAgain?(input: { outboxId: number; by: string }): Promise<void>;
   /** Canned responses staff can insert into a reply (plain text, in the user's locale when given). */
   cannedReplies?(
     locale: string,

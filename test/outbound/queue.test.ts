@@ -4,10 +4,12 @@ import {
   createRemoteSendHandler,
   createSendHandler,
   getOutbox,
+  isSuppressed,
   OUTBOUND_QUEUE,
   outboxResultEvents,
   queueMail,
   type SmtpSender,
+  sendAgain,
 } from '../../src/outbound/index.ts';
 import { createQueue, type JobQueue } from '../../src/queue/index.ts';
 import { redisInfo, type SmtpPeer, startSmtpPeer } from '../harness/index.ts';
@@ -107,6 +109,61 @@ describe.each(drivers)('outbound on the $name queue', ({ redisUrl, remote }) => 
         () => db.prepare("SELECT 1 FROM suppressions WHERE address = 'gone@example.com'").get() !== undefined,
         'the suppression',
       );
+    },
+  );
+
+  it.skipIf(remote && !redisUrl)(
+    'staff send an uncertain mail again: one more copy, same Message-ID; sent and suppressed mail are refused',
+    async () => {
+      const db = memoryDb();
+      const logger = silentLogger();
+      const queue = createQueue({
+        db,
+        clock: systemClock,
+        logger,
+        redisUrl,
+        prefix: `mrtest-${randomId(4)}`,
+      });
+      queues.push(queue);
+      const deps = { db, queue, clock: systemClock, logger, compose: settings };
+      queue.listen(OUTBOUND_QUEUE, outboxResultEvents(deps));
+      queue.work(
+        OUTBOUND_QUEUE,
+        remote
+          ? createRemoteSendHandler({ transport, logger, retryLaterMs: 50 })
+          : createSendHandler({ ...deps, transport, retryLaterMs: 50 }),
+        { concurrency: 2 },
+      );
+      const write = (key: string, to: string) =>
+        queueMail(deps, {
+          kind: 'test',
+          idempotencyKey: key,
+          to,
+          subject: key,
+          html: '<p>x</p>',
+          text: 'x\n',
+        });
+      // The connection breaks once the whole (one-chunk) mail has left: mailroom cannot know.
+      peer.setFaults([{ kind: 'drop-mid-data', times: 1 }]);
+      const cut = await write('cut', 'bo@example.com');
+      await until(() => getOutbox(db, cut.outboxId)?.status === 'uncertain', 'the send to be uncertain');
+      const before = peer.received.length;
+      await sendAgain(deps, cut.outboxId, 'sam');
+      await until(() => getOutbox(db, cut.outboxId)?.status === 'sent', 'the second send');
+      const copies = peer.received.slice(before).filter((m) => m.raw.includes(`<${cut.messageId}>`));
+      expect(copies).toHaveLength(1);
+      expect(getOutbox(db, cut.outboxId)?.attempts).toBe(2);
+      // Nothing more goes out, and a sent mail is not sent again.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(peer.received.length).toBe(before + 1);
+      await expect(sendAgain(deps, cut.outboxId, 'sam')).rejects.toThrow(/this one is sent/);
+
+      peer.setFaults([{ kind: 'reply', stage: 'rcpt', code: 550, message: '5.1.1 unknown user', times: 1 }]);
+      const gone = await write('gone', 'gone@example.com');
+      await until(() => getOutbox(db, gone.outboxId)?.status === 'failed', 'the 550');
+      await until(() => isSuppressed(db, 'gone@example.com', 'transactional'), 'the suppression');
+      await expect(sendAgain(deps, gone.outboxId, 'sam')).rejects.toThrow(/suppression list \(hard_bounce\)/);
+      expect(getOutbox(db, gone.outboxId)?.status).toBe('failed');
     },
   );
 });

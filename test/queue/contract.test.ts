@@ -214,6 +214,21 @@ describe.each(drivers)('queue contract: %s', (_name, make) => {
     expect(ran).toEqual([1, 3]);
   });
 
+  it('runs a finished job again under its id when asked to replace it, and only a finished one', async () => {
+    const q = make().open();
+    const ran: number[] = [];
+    q.work<{ v: number }, void>('mail', async (job) => void ran.push(job.data.v));
+    await q.enqueue('mail', 'send', { v: 1 }, { jobId: 'send-7' });
+    await until(async () => (await q.counts('mail')).completed === 1);
+    await q.enqueue('mail', 'send', { v: 2 }, { jobId: 'send-7', replaceFinished: true });
+    await until(() => ran.length === 2);
+    expect(ran).toEqual([1, 2]);
+    // A waiting job is not replaced: the id still dedupes.
+    await q.enqueue('mail', 'send', { v: 3 }, { jobId: 'later', delayMs: 60_000 });
+    await q.enqueue('mail', 'send', { v: 4 }, { jobId: 'later', delayMs: 60_000, replaceFinished: true });
+    expect((await q.counts('mail')).delayed).toBe(1);
+  });
+
   it('accepts any job id, even ones BullMQ forbids, and hands it back unchanged', async () => {
     const q = make().open();
     const seen: string[] = [];

@@ -41,7 +41,14 @@ export interface MessageView {
   flags: string[];
   author: string | null;
   attachments: { id: number; filename: string; size: number; content_type: string }[];
+  /** Outgoing mail: where its send stands (the outbox row), and whether staff may send it again. */
+  delivery: { status: string; key: string; response: string | null; again: boolean } | null;
 }
+
+/** Outbox statuses staff can send again from the conversation (src/outbound sendAgain). */
+const SEND_AGAIN = new Set(['failed', 'uncertain']);
+/** Statuses whose last SMTP response is worth showing beside them. */
+const SHOW_RESPONSE = new Set(['failed', 'uncertain', 'queued']);
 
 function addrList(json: string): string {
   try {
@@ -59,9 +66,11 @@ function addrList(json: string): string {
 export function loadMessages(db: Db, conversationId: number): MessageView[] {
   const msgs = db
     .prepare(
-      `SELECT id, direction, from_addr, from_name, to_addrs, subject, sent_at, received_at, text_body,
-        html_body IS NOT NULL AND html_body != '' AS has_html, flags, author
-       FROM messages WHERE conversation_id = ? ORDER BY received_at, id`,
+      `SELECT m.id, m.direction, m.from_addr, m.from_name, m.to_addrs, m.subject, m.sent_at, m.received_at,
+        m.text_body, m.html_body IS NOT NULL AND m.html_body != '' AS has_html, m.flags, m.author,
+        o.status AS delivery_status, o.last_response AS delivery_response
+       FROM messages m LEFT JOIN outbox o ON m.direction = 'out' AND o.message_id = m.message_id
+       WHERE m.conversation_id = ? ORDER BY m.received_at, m.id`,
     )
     .all(conversationId) as Array<{
     id: number;
@@ -76,6 +85,8 @@ export function loadMessages(db: Db, conversationId: number): MessageView[] {
     has_html: number;
     flags: string;
     author: string | null;
+    delivery_status: string | null;
+    delivery_response: string | null;
   }>;
   const atts = db.prepare(
     'SELECT id, filename, size, content_type FROM attachments WHERE message_id = ? AND inline = 0 ORDER BY id',
@@ -95,6 +106,14 @@ export function loadMessages(db: Db, conversationId: number): MessageView[] {
     attachments: (
       atts.all(m.id) as { id: number; filename: string | null; size: number; content_type: string }[]
     ).map((a) => ({ ...a, filename: a.filename ?? `attachment-${a.id}` })),
+    delivery: m.delivery_status
+      ? {
+          status: m.delivery_status,
+          key: `delivery_${m.delivery_status}`,
+          response: SHOW_RESPONSE.has(m.delivery_status) ? m.delivery_response : null,
+          again: SEND_AGAIN.has(m.delivery_status),
+        }
+      : null,
   }));
 }
 

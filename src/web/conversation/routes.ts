@@ -2,7 +2,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Departments, Urgencies } from '../../config/index.ts';
-import { errorMessage, isMailroomError } from '../../lib/index.ts';
+import { ErrorCodes, errorMessage, isMailroomError, MailroomError } from '../../lib/index.ts';
 import { visibleDepartments } from '../auth/users.ts';
 import { sendMessage, sendPage, staffOf, type WebContext } from '../context.ts';
 import { translate } from '../i18n/messages.ts';
@@ -80,6 +80,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: WebContext
       canned: ctx.deps.cannedReplies ? await ctx.deps.cannedReplies(user.locale) : [],
       isClosed: c.status === 'closed',
       sent: q.sent === '1',
+      sentAgain: q.sentAgain === '1',
       error: typeof q.error === 'string' ? q.error.slice(0, 300) : null,
     });
   });
@@ -169,6 +170,20 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: WebContext
       return `?error=${encodeURIComponent(errorMessage(e))}`;
     }
     return '?sent=1';
+  });
+  action('m/:mid/send-again', async (req, c) => {
+    const { user } = staffOf(req);
+    const mid = Number((req.params as { mid?: string }).mid);
+    const row = db
+      .prepare(
+        `SELECT o.id FROM messages m JOIN outbox o ON o.message_id = m.message_id
+         WHERE m.id = ? AND m.conversation_id = ? AND m.direction = 'out'`,
+      )
+      .get(Number.isSafeInteger(mid) ? mid : 0, c.id) as { id: number } | undefined;
+    if (!row) throw new MailroomError(ErrorCodes.NOT_FOUND, 'no such outgoing mail in this conversation');
+    if (!ctx.deps.sendAgain) return `?error=${encodeURIComponent(translate(user.locale, 'reply_not_wired'))}`;
+    await ctx.deps.sendAgain({ outboxId: row.id, by: user.username });
+    return `?sentAgain=1#m${mid}`;
   });
   action('note', (req, c) => {
     addNote(db, c, staffOf(req).user, field(req, 'body'), ctx.clock.now());
