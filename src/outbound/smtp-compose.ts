@@ -1,22 +1,11 @@
 import type { Readable } from 'node:stream';
 import DKIM from 'nodemailer/lib/dkim';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { type AlternativeMail, buildAlternativeMail } from './mime-build.ts';
 
 /** The nodemailer side of composing: MIME building and DKIM signing, nothing else. */
 
-export interface MimeInput {
-  from: { name?: string; address: string };
-  to: { name?: string; address: string };
-  replyTo?: string | undefined;
-  subject: string;
-  messageId: string;
-  inReplyTo?: string | undefined;
-  references?: string[] | undefined;
-  date: Date;
-  html: string;
-  text: string;
-  headers: Record<string, string>;
-}
+export type MimeInput = AlternativeMail;
 
 export interface DkimSettings {
   domainName: string;
@@ -38,7 +27,8 @@ async function collect(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function buildMime(input: MimeInput, dkim?: DkimSettings): Promise<Buffer> {
+/** The mail as nodemailer's MailComposer builds it: for what buildAlternativeMail declines, and to compare. */
+export async function buildMimeWithComposer(input: MimeInput): Promise<Buffer> {
   const composer = new MailComposer({
     from: input.from,
     to: input.to,
@@ -56,7 +46,11 @@ export async function buildMime(input: MimeInput, dkim?: DkimSettings): Promise<
     disableUrlAccess: true,
     newline: 'win',
   });
-  const raw = await composer.compile().build();
+  return composer.compile().build();
+}
+
+export async function buildMime(input: MimeInput, dkim?: DkimSettings): Promise<Buffer> {
+  const raw = buildAlternativeMail(input) ?? (await buildMimeWithComposer(input));
   if (!dkim) return raw;
   const signer = new DKIM({ ...dkim, headerFieldNames: DKIM_HEADER_FIELDS });
   return collect(signer.sign(raw));
