@@ -153,13 +153,45 @@ export function createTemplateRenderer(opts: TemplateRendererOptions): TemplateR
     return undefined;
   }
 
+  /**
+   * Where a template's files are, looked up once per name and locale (like the compiled templates:
+   * changed template files are read at the next start; `mailroom templates check` reads afresh).
+   */
+  const resolved = new Map<
+    string,
+    {
+      found: { dir: string; locale: string };
+      htmlFile: string;
+      layoutFile: string | undefined;
+      textFile: string | undefined;
+    }
+  >();
+  function resolve(name: string, locale: string | null | undefined) {
+    const key = `${locale ?? ''}\0${name}`;
+    const hit = resolved.get(key);
+    if (hit) return hit;
+    const found = findDir(name, locale);
+    const htmlFile = path.join(found.dir, 'html.hbs');
+    const directive = LAYOUT_DIRECTIVE.exec(readFileSync(htmlFile, 'utf8'))?.[1] ?? 'default';
+    const layoutFile = directive === 'none' ? undefined : findLayout(directive, found.locale);
+    if (directive !== 'none' && directive !== 'default' && !layoutFile)
+      throw new MailroomError(
+        ErrorCodes.TEMPLATE_INVALID,
+        `${rel(htmlFile)}: layout "${directive}" not found in _layouts/`,
+      );
+    const text = path.join(found.dir, 'text.hbs');
+    const r = { found, htmlFile, layoutFile, textFile: existsSync(text) ? text : undefined };
+    resolved.set(key, r);
+    return r;
+  }
+
   function renderTemplate(
     rawName: string,
     locale: string | null | undefined,
     data: Record<string, unknown>,
   ): RenderedTemplate {
     const name = normaliseTemplateName(rawName);
-    const found = findDir(name, locale);
+    const { found, htmlFile, layoutFile, textFile } = resolve(name, locale);
     const customer = data.customer as { time_zone?: unknown } | undefined;
     const zone =
       (typeof data.time_zone === 'string' && data.time_zone) ||
@@ -170,18 +202,9 @@ export function createTemplateRenderer(opts: TemplateRendererOptions): TemplateR
     const subjectRaw = run(compile(path.join(found.dir, 'subject.hbs'), found.locale, false), root);
     // A subject is one header line: template newlines and any control character from data go.
     const subject = stripHeaderControls(subjectRaw.replace(/\s+/g, ' ')).trim();
-    const htmlFile = path.join(found.dir, 'html.hbs');
     const body = run(compile(htmlFile, found.locale, true), root);
-    const directive = LAYOUT_DIRECTIVE.exec(readFileSync(htmlFile, 'utf8'))?.[1] ?? 'default';
-    const layoutFile = directive === 'none' ? undefined : findLayout(directive, found.locale);
-    if (directive !== 'none' && directive !== 'default' && !layoutFile)
-      throw new MailroomError(
-        ErrorCodes.TEMPLATE_INVALID,
-        `${rel(htmlFile)}: layout "${directive}" not found in _layouts/`,
-      );
     const html = layoutFile ? run(compile(layoutFile, found.locale, true), { ...root, body, subject }) : body;
-    const textFile = path.join(found.dir, 'text.hbs');
-    const text = existsSync(textFile) ? run(compile(textFile, found.locale, false), root) : htmlToText(html);
+    const text = textFile ? run(compile(textFile, found.locale, false), root) : htmlToText(html);
     return {
       subject,
       html,
