@@ -6,6 +6,7 @@ import {
   type Job,
   type JobEvents,
   type JobHandler,
+  JobNotFinishedError,
   type JobQueue,
   QueueClosedError,
   type QueueCounts,
@@ -60,6 +61,8 @@ export function bullmqQueuesOf(queue: JobQueue, names: readonly string[]): Queue
 interface ResultMessage {
   kind: 'completed' | 'failed';
   job: Job;
+  /** When this run of the job was added: a job id may run again (replaceFinished), its result too. */
+  run?: number;
   result?: unknown;
   error?: string;
 }
@@ -127,7 +130,7 @@ export function createBullmqQueue(opts: BullmqQueueOptions): BullmqJobQueue {
 
   const sendResult = (queue: string, msg: ResultMessage) =>
     resultQueueFor(queue).add(msg.kind, msg, {
-      jobId: bullJobId(`${msg.job.id}.${msg.kind}`),
+      jobId: bullJobId(`${msg.job.id}.${msg.run ?? 0}.${msg.kind}`),
       attempts: 20,
       backoff: { type: 'exponential', delay: 1000 },
       removeOnComplete: true,
@@ -200,6 +203,7 @@ export function createBullmqQueue(opts: BullmqQueueOptions): BullmqJobQueue {
         const earlier = await queueFor(name).getJob(bullJobId(id));
         const state = earlier ? await earlier.getState() : null;
         if (earlier && (state === 'completed' || state === 'failed')) await earlier.remove();
+        else if (earlier) throw new JobNotFinishedError(name, id);
       }
       await queueFor(name).add(jobName, data, {
         jobId: bullJobId(id),
@@ -248,7 +252,7 @@ export function createBullmqQueue(opts: BullmqQueueOptions): BullmqJobQueue {
           // the job (handlers are idempotent) rather than losing the result. A failure to report
           // (Redis down) fails this try, and BullMQ's retry or stalled check runs the job again.
           if (outcome.ok) {
-            await report(name, { kind: 'completed', job, result: outcome.result });
+            await report(name, { kind: 'completed', job, run: j.timestamp, result: outcome.result });
             return outcome.result;
           }
           const { err } = outcome;
@@ -259,7 +263,7 @@ export function createBullmqQueue(opts: BullmqQueueOptions): BullmqJobQueue {
             throw new DelayedError();
           }
           if (isPermanent(err) || job.attempt >= attempts) {
-            await report(name, { kind: 'failed', job, error: err.message });
+            await report(name, { kind: 'failed', job, run: j.timestamp, error: err.message });
             throw new UnrecoverableError(err.message);
           }
           throw err;

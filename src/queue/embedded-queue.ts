@@ -8,6 +8,7 @@ import {
   type Job,
   type JobEvents,
   type JobHandler,
+  JobNotFinishedError,
   type JobQueue,
   QueueClosedError,
   type QueueCounts,
@@ -72,7 +73,12 @@ interface Outcome {
   worker: Running;
   write: () => void;
   settle: (err: unknown) => void;
+  /** Group commits of this outcome that failed (the database busy past its timeout, say). */
+  failures: number;
 }
+
+/** A group commit that fails is tried again this many times, 200 ms apart, before its outcomes fail. */
+const OUTCOME_TRIES = 3;
 
 const sleep = (ms: number, signal: { wake?: () => void }) =>
   new Promise<void>((resolve) => {
@@ -278,7 +284,7 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
         if (err === null) resolve();
         else reject(err);
       };
-      outcomes.push({ worker, write, settle });
+      outcomes.push({ worker, write, settle, failures: 0 });
       if (!flushScheduled) {
         flushScheduled = true;
         setImmediate(flushOutcomes);
@@ -322,7 +328,18 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
     try {
       res = writeOutcomes.immediate(batch);
     } catch (e) {
-      for (const o of batch) o.settle(e);
+      // The outcomes are still here: a send's 'sent' in particular must not be lost to a busy
+      // moment (its job would run again and find the mail possibly sent: uncertain). Try again.
+      const again = batch.filter((o) => ++o.failures < OUTCOME_TRIES);
+      for (const o of batch) if (o.failures >= OUTCOME_TRIES) o.settle(e);
+      if (again.length > 0) {
+        log.warn({ err: e, outcomes: again.length }, 'could not record job outcomes; trying again');
+        outcomes = again.concat(outcomes);
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setTimeout(flushOutcomes, 200).unref();
+        }
+      }
       return;
     }
     for (const [i, o] of batch.entries()) o.settle(res.errors[i] ?? null);
@@ -344,7 +361,9 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
      WHERE queue = @queue AND id = @id AND state = 'waiting' AND run_at <= @now
      RETURNING queue, id, name, data, attempt, max_attempts, backoff`,
   );
-  const jobCreated = db.prepare('SELECT 1 FROM jobs WHERE queue = ? AND id = ? AND created_at = ?');
+  const jobCreated = db.prepare(
+    "SELECT 1 FROM jobs WHERE queue = ? AND id = ? AND created_at = ? AND state = 'active' AND worker = ?",
+  );
   /**
    * A job added inside the caller's transaction goes straight to an idle worker of this process
    * when one has a free slot and its last claim found nothing else ready: claimed in that same
@@ -381,7 +400,7 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
     const finish = () => {
       if (db.open && db.inTransaction) return void setImmediate(finish);
       w.handedOff -= 1;
-      const committed = db.open && jobCreated.get(c.row.queue, c.row.id, createdAt) !== undefined;
+      const committed = db.open && jobCreated.get(c.row.queue, c.row.id, createdAt, me) !== undefined;
       // Closing: the job stays claimed, and close() hands it back with the others.
       if (committed && !closed) startJobs(w, [c]);
       else {
@@ -485,7 +504,7 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
       if (closed) throw new QueueClosedError();
       const id = o.jobId ?? randomId();
       const now = clock.now();
-      insert.run({
+      const added = insert.run({
         queue: name,
         id,
         name: jobName,
@@ -495,7 +514,8 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
         backoff: o.backoff ? JSON.stringify(o.backoff) : null,
         now,
         expiredBefore: o.replaceFinished ? Number.MAX_SAFE_INTEGER : now - retentionMs,
-      });
+      }).changes;
+      if (added === 0 && o.replaceFinished) throw new JobNotFinishedError(name, id);
       bus.emit(`enqueued:${name}`);
       return id;
     },
@@ -521,6 +541,7 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
         now,
         expiredBefore: o.replaceFinished ? Number.MAX_SAFE_INTEGER : now - retentionMs,
       }).changes;
+      if (added === 0 && o.replaceFinished) throw new JobNotFinishedError(name, id);
       // Only a row this call wrote (not a deduplicated no-op) can tell afterwards whether the
       // caller's transaction committed, which a hand-off needs to know.
       const handed = added > 0 && !o.delayMs ? handOff(name, id, now) : null;

@@ -12,4 +12,4 @@ export type {
   QueueCounts,
   WorkerOptions,
 } from './types.ts';
-export { PermanentJobError, QueueClosedError, RetryLaterError } from './types.ts';
+export { JobNotFinishedError, PermanentJobError, QueueClosedError, RetryLaterError } from './types.ts';

@@ -4,6 +4,7 @@
  * MAILROOM_REDIS_URL). Jobs run at least once: handlers must be idempotent, and real send-once
  * guarantees live in the outbox, not in the queue.
  */
+import { ErrorCodes, MailroomError } from '../lib/index.ts';
 
 export interface Backoff {
   type: 'fixed' | 'exponential';
@@ -147,5 +148,19 @@ export class QueueClosedError extends Error {
   readonly code = 'QUEUE_CLOSED';
   constructor() {
     super('the queue is closed: mailroom is shutting down');
+  }
+}
+
+/**
+ * enqueue with replaceFinished found the job id still waiting, running or finishing (its result
+ * not recorded yet): nothing was added. The caller may try again in a moment.
+ */
+export class JobNotFinishedError extends MailroomError {
+  constructor(queue: string, jobId: string) {
+    super(ErrorCodes.CONFLICT, `job ${jobId} of queue ${queue} has not finished yet; try again in a moment`, {
+      queue,
+      jobId,
+    });
+    this.name = 'JobNotFinishedError';
   }
 }

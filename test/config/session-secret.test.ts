@@ -24,6 +24,13 @@ describe('session secret', () => {
     expect(readFileSync(path.join(d, 'session-secret'), 'utf8').trim()).toBe(secret);
   });
 
+  it('keeps a secret already in the file, even a short one (links in mail were signed with it)', () => {
+    const d = dir();
+    writeFileSync(path.join(d, 'session-secret'), 'short-but-set\n');
+    expect(loadSessionSecret(undefined, d)).toBe('short-but-set');
+    expect(readFileSync(path.join(d, 'session-secret'), 'utf8')).toBe('short-but-set\n');
+  });
+
   it('uses the configured secret and writes nothing', () => {
     const d = dir();
     expect(loadSessionSecret('from-the-environment', d)).toBe('from-the-environment');

@@ -79,6 +79,17 @@ const cases: Array<[string, Partial<AlternativeMail>]> = [
   ],
   ['no display names', { from: { address: 'a@shop.example' }, to: { address: 'b@customer.example' } }],
   [
+    'non-ASCII display names with commas and colons (encoded whole: one address, never a group)',
+    {
+      from: { name: 'Acme: Kundenservice Zürich', address: 'support@shop.example' },
+      to: { name: 'Smith, Zoë', address: 'zoe@customer.example' },
+    },
+  ],
+  [
+    'a long subject of mixed scripts',
+    { subject: `${'退款申请 refund request for order 20260105-0042, '.repeat(4)}谢谢` },
+  ],
+  [
     'reply with threading, Reply-To and list headers',
     {
       replyTo: 'sales@shop.example',
@@ -135,6 +146,38 @@ describe('building mailroom’s MIME directly', () => {
     expect(buildAlternativeMail({ ...base, to: { address: '用户@例子.中国' } })).toBeNull();
     expect(buildAlternativeMail({ ...base, text: '' })).toBeNull();
     expect(buildAlternativeMail({ ...base, html: '' })).toBeNull();
+  });
+
+  it('writes one address per non-ASCII display name, whatever punctuation it holds', async () => {
+    const raw = buildAlternativeMail({
+      ...base,
+      from: { name: 'Acme: Kundenservice Zürich', address: 'support@shop.example' },
+      to: { name: 'Smith, Zoë', address: 'zoe@customer.example' },
+    }) as Buffer;
+    const p = await simpleParser(raw);
+    expect(p.from?.value).toEqual([{ name: 'Acme: Kundenservice Zürich', address: 'support@shop.example' }]);
+    expect(p.to && !Array.isArray(p.to) ? p.to.value : null).toEqual([
+      { name: 'Smith, Zoë', address: 'zoe@customer.example' },
+    ]);
+    const header = raw.toString('latin1').split('\r\n\r\n')[0] as string;
+    expect(header).not.toMatch(/^To: Smith,/m);
+  });
+
+  it('declines fields with line breaks and custom headers named like its own; skips empty custom headers', () => {
+    const bads: Array<Partial<AlternativeMail>> = [
+      { subject: 'Hi\r\nBcc: x@evil.example' },
+      { to: { name: 'Eve\u2028Bcc: x@evil.example', address: 'e@customer.example' } },
+      { headers: { 'X-Note': 'a\nb' } },
+      { headers: { Bcc: 'x@evil.example' } },
+      { headers: { 'Content-Type': 'text/plain' } },
+      { headers: { 'Bad Name': 'x' } },
+    ];
+    for (const bad of bads) expect(buildAlternativeMail({ ...base, ...bad }), JSON.stringify(bad)).toBeNull();
+    const raw = (
+      buildAlternativeMail({ ...base, headers: { 'X-Empty': ' ', 'X-Kept': 'yes' } }) as Buffer
+    ).toString();
+    expect(raw).not.toContain('X-Empty');
+    expect(raw).toContain('X-Kept: yes');
   });
 
   it('turns a lone CR in a body into a line break, never a bare CR on the wire', async () => {

@@ -307,12 +307,12 @@ describe('sending through the real SMTP peer', () => {
     await peer.waitFor(2);
   });
 
-  it('send handlers take at most as many jobs at once as their transport has connections', () => {
+  it('send handlers take at most two jobs per connection of their transport at once', () => {
     const { deps } = setup();
     const two = transportTo(peer, 2);
     try {
-      expect(createSendHandler({ ...deps, transport: two, logger: silentLogger() }).maxConcurrency).toBe(2);
-      expect(createRemoteSendHandler({ transport: two, logger: silentLogger() }).maxConcurrency).toBe(2);
+      expect(createSendHandler({ ...deps, transport: two, logger: silentLogger() }).maxConcurrency).toBe(4);
+      expect(createRemoteSendHandler({ transport: two, logger: silentLogger() }).maxConcurrency).toBe(4);
       // A sender without a known limit leaves the worker's concurrency alone.
       const unlimited: SmtpSender = { sendRaw: two.sendRaw, close: () => {} };
       expect(

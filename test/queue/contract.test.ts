@@ -5,6 +5,7 @@ import {
   createQueue,
   type Job,
   type JobHandler,
+  JobNotFinishedError,
   type JobQueue,
   PermanentJobError,
   RetryLaterError,
@@ -214,7 +215,7 @@ describe.each(drivers)('queue contract: %s', (_name, make) => {
     expect(ran).toEqual([1, 3]);
   });
 
-  it('runs a finished job again under its id when asked to replace it, and only a finished one', async () => {
+  it('runs a finished job again under its id when asked to replace it, and refuses while it has not finished', async () => {
     const q = make().open();
     const ran: number[] = [];
     q.work<{ v: number }, void>('mail', async (job) => void ran.push(job.data.v));
@@ -223,9 +224,11 @@ describe.each(drivers)('queue contract: %s', (_name, make) => {
     await q.enqueue('mail', 'send', { v: 2 }, { jobId: 'send-7', replaceFinished: true });
     await until(() => ran.length === 2);
     expect(ran).toEqual([1, 2]);
-    // A waiting job is not replaced: the id still dedupes.
+    // A job not finished yet is not replaced, and the caller is told so.
     await q.enqueue('mail', 'send', { v: 3 }, { jobId: 'later', delayMs: 60_000 });
-    await q.enqueue('mail', 'send', { v: 4 }, { jobId: 'later', delayMs: 60_000, replaceFinished: true });
+    await expect(
+      q.enqueue('mail', 'send', { v: 4 }, { jobId: 'later', delayMs: 60_000, replaceFinished: true }),
+    ).rejects.toThrow(JobNotFinishedError);
     expect((await q.counts('mail')).delayed).toBe(1);
   });
 

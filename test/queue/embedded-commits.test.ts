@@ -184,4 +184,37 @@ describe('embedded queue: jobs and hooks inside the caller’s transactions', ()
     expect(new Set(notes(db).map((n) => n.job)).size).toBe(40);
     expect(peak).toBeLessThanOrEqual(3);
   });
+
+  it('a completion that cannot commit at once (the database busy) is written on a later try, not lost', async () => {
+    const file = path.join(tempDir(), 'busy.sqlite');
+    const db = openDatabase(file, { busyTimeoutMs: 20 });
+    migrate(db);
+    db.exec('CREATE TABLE hook_writes (job TEXT NOT NULL, what TEXT NOT NULL)');
+    dbs.push(db);
+    const q = createEmbeddedQueue({ db, clock: systemClock, logger: silentLogger(), pollMs: 20 });
+    opened.push(q);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let runs = 0;
+    q.work('mail', async (job) => {
+      runs++;
+      await gate;
+      job.atCompletion?.(() => void db.prepare("INSERT INTO hook_writes VALUES (?, 'sent')").run(job.id));
+    });
+    await q.enqueue('mail', 'x', {}, { jobId: 'busy-1' });
+    await until(() => runs === 1);
+    // Another process takes the write lock just as the job finishes, and keeps it past one try.
+    const other = openDatabase(file);
+    dbs.push(other);
+    other.exec('BEGIN IMMEDIATE');
+    release();
+    await new Promise((r) => setTimeout(r, 250));
+    expect(jobState(db, 'busy-1')).toBe('active');
+    other.exec('COMMIT');
+    await until(() => jobState(db, 'busy-1') === 'completed');
+    expect(notes(db)).toEqual([{ job: 'busy-1', what: 'sent' }]);
+    expect(runs).toBe(1);
+  });
 });

@@ -27,11 +27,12 @@ describe('metrics, admin pages and languages', () => {
     expect(wrong.statusCode).toBe(401);
     expect(wrong.headers['www-authenticate']).toMatch(/^Bearer /);
     expect(wrong.body).not.toContain('mailroom_');
+    // Basic credentials (a proxy's login) are not a scrape: without a session, the login page.
     const basic = await web.app.inject({
       url: '/metrics',
       headers: { authorization: `Basic ${Buffer.from(`x:${SCRAPE_TOKEN}`).toString('base64')}` },
     });
-    expect(basic.statusCode).toBe(401);
+    expect(basic.statusCode).toBe(302);
     const agent = await login(web.app, 'agent');
     expect((await web.app.inject({ url: '/metrics', headers: { cookie: agent.cookie } })).statusCode).toBe(
       403,
@@ -39,6 +40,11 @@ describe('metrics, admin pages and languages', () => {
     const admin = await login(web.app, 'admin');
     const page = await web.app.inject({ url: '/metrics', headers: { cookie: admin.cookie } });
     expect(page.statusCode).toBe(200);
+    const behindProxy = await web.app.inject({
+      url: '/metrics',
+      headers: { cookie: admin.cookie, authorization: 'Basic cHJveHk6bG9naW4=' },
+    });
+    expect(behindProxy.statusCode).toBe(200);
     expect(page.body).toContain('mailroom_messages_ingested_total 0\n');
     expect((await web.app.inject({ url: '/metrics', headers: scraper })).statusCode).toBe(200);
   });

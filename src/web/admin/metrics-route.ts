@@ -10,8 +10,8 @@ const BEARER = /^Bearer[ \t]+(\S+)\s*$/i;
  * GET /metrics: counts of mail, conversations, SLA state and queue depth. They say how busy the
  * shop is and how it answers, so they are not public: a scraper sends
  * `Authorization: Bearer <MAILROOM_METRICS_TOKEN>`, and an admin can open the page signed in.
- * A request that brings an Authorization header that is not the token is refused with 401 (a
- * scraper wants a status, not the login page); one without is treated like any staff page.
+ * A bearer token that is not the metrics token is refused with 401 (a scraper wants a status, not
+ * the login page); a request without one is treated like any staff page.
  */
 export function registerMetricsRoute(app: FastifyInstance, ctx: WebContext): void {
   const { deps, db, clock } = ctx;
@@ -22,8 +22,9 @@ export function registerMetricsRoute(app: FastifyInstance, ctx: WebContext): voi
     '/metrics',
     {
       preHandler: async (req, reply) => {
+        // Another scheme (a proxy's Basic login, say) is not a scrape: the session decides.
         const auth = req.headers.authorization;
-        if (auth === undefined) return staffOnly(req, reply);
+        if (auth === undefined || !/^Bearer\b/i.test(auth)) return staffOnly(req, reply);
         const presented = BEARER.exec(auth)?.[1];
         if (token && presented && safeEqual(presented, token)) return;
         reply.header('www-authenticate', 'Bearer realm="mailroom metrics", error="invalid_token"');
