@@ -21,11 +21,10 @@ import { type Instance, startInstance, waitUntil } from './mailroom-instance.ts'
  * mail keeps arriving in Dovecot (and is polled in, classified and acknowledged) and a campaign
  * goes out through the same queue and SMTP peer.
  *
- * How long the staff keep at it: MAILROOM_LOAD_SECONDS. The scenario this guards asks for 60 s;
- * CI runs 20 s by default to keep the suite short on a 2-core machine: the same mix of work, just
- * fewer rounds of it. Page times are printed (p50/p95/max per page), never asserted.
+ * How long the staff keep at it: 60 s, as the scenario asks (MAILROOM_LOAD_SECONDS shortens it
+ * for a quick local run). Page times are printed (p50/p95/max per page), never asserted.
  */
-const LOAD_SECONDS = Number(process.env.MAILROOM_LOAD_SECONDS ?? 20);
+const LOAD_SECONDS = Number(process.env.MAILROOM_LOAD_SECONDS ?? 60);
 const SESSIONS = 50;
 const PASSWORD = 'load-test correct horse';
 const SUBSCRIBERS = 150;
