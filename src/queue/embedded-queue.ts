@@ -497,14 +497,14 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
     prune.run(now - retentionMs);
   }
 
-  const queue: JobQueue = {
-    driver: 'embedded',
-
-    async enqueue<T>(name: string, jobName: string, data: T, o: EnqueueOptions = {}): Promise<string> {
-      if (closed) throw new QueueClosedError();
-      const id = o.jobId ?? randomId();
-      const now = clock.now();
-      const added = insert.run({
+  /**
+   * Adds a job row (or revives a finished one past retention, or any finished one with
+   * replaceFinished). `added` is false when the id was taken and nothing was written.
+   */
+  function insertJob<T>(name: string, jobName: string, data: T, o: EnqueueOptions, now: number) {
+    const id = o.jobId ?? randomId();
+    const added =
+      insert.run({
         queue: name,
         id,
         name: jobName,
@@ -514,8 +514,17 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
         backoff: o.backoff ? JSON.stringify(o.backoff) : null,
         now,
         expiredBefore: o.replaceFinished ? Number.MAX_SAFE_INTEGER : now - retentionMs,
-      }).changes;
-      if (added === 0 && o.replaceFinished) throw new JobNotFinishedError(name, id);
+      }).changes > 0;
+    if (!added && o.replaceFinished) throw new JobNotFinishedError(name, id);
+    return { id, added };
+  }
+
+  const queue: JobQueue = {
+    driver: 'embedded',
+
+    async enqueue<T>(name: string, jobName: string, data: T, o: EnqueueOptions = {}): Promise<string> {
+      if (closed) throw new QueueClosedError();
+      const { id } = insertJob(name, jobName, data, o, clock.now());
       bus.emit(`enqueued:${name}`);
       return id;
     },
@@ -528,23 +537,11 @@ export function createEmbeddedQueue(opts: EmbeddedQueueOptions): JobQueue {
       o: EnqueueOptions = {},
     ): string | null {
       if (closed || txDb !== db || !db.inTransaction) return null;
-      const id = o.jobId ?? randomId();
       const now = clock.now();
-      const added = insert.run({
-        queue: name,
-        id,
-        name: jobName,
-        data: JSON.stringify(data ?? null),
-        runAt: now + (o.delayMs ?? 0),
-        maxAttempts: o.attempts ?? defaultAttempts,
-        backoff: o.backoff ? JSON.stringify(o.backoff) : null,
-        now,
-        expiredBefore: o.replaceFinished ? Number.MAX_SAFE_INTEGER : now - retentionMs,
-      }).changes;
-      if (added === 0 && o.replaceFinished) throw new JobNotFinishedError(name, id);
+      const { id, added } = insertJob(name, jobName, data, o, now);
       // Only a row this call wrote (not a deduplicated no-op) can tell afterwards whether the
       // caller's transaction committed, which a hand-off needs to know.
-      const handed = added > 0 && !o.delayMs ? handOff(name, id, now) : null;
+      const handed = added && !o.delayMs ? handOff(name, id, now) : null;
       // Workers wake on a later turn of the event loop, after the caller's transaction ended.
       if (handed) startAfterCallerTransaction(handed, now);
       else bus.emit(`enqueued:${name}`);

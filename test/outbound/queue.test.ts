@@ -47,28 +47,28 @@ const drivers = [
 ];
 
 describe.each(drivers)('outbound on the $name queue', ({ redisUrl, remote }) => {
+  /** An in-memory database, this driver's queue, a send worker and the result listener. */
+  function startOutbound() {
+    const db = memoryDb();
+    const logger = silentLogger();
+    const queue = createQueue({ db, clock: systemClock, logger, redisUrl, prefix: `mrtest-${randomId(4)}` });
+    queues.push(queue);
+    const deps = { db, queue, clock: systemClock, logger, compose: settings };
+    queue.listen(OUTBOUND_QUEUE, outboxResultEvents(deps));
+    queue.work(
+      OUTBOUND_QUEUE,
+      remote
+        ? createRemoteSendHandler({ transport, logger, retryLaterMs: 50 })
+        : createSendHandler({ ...deps, transport, retryLaterMs: 50 }),
+      { concurrency: 2 },
+    );
+    return { db, deps };
+  }
+
   it.skipIf(remote && !redisUrl)(
     'sends every queued mail exactly once through 421 and 451 replies, and records 550 as failed + suppressed',
     async () => {
-      const db = memoryDb();
-      const logger = silentLogger();
-      const queue = createQueue({
-        db,
-        clock: systemClock,
-        logger,
-        redisUrl,
-        prefix: `mrtest-${randomId(4)}`,
-      });
-      queues.push(queue);
-      const deps = { db, queue, clock: systemClock, logger, compose: settings };
-      queue.listen(OUTBOUND_QUEUE, outboxResultEvents(deps));
-      queue.work(
-        OUTBOUND_QUEUE,
-        remote
-          ? createRemoteSendHandler({ transport, logger, retryLaterMs: 50 })
-          : createSendHandler({ ...deps, transport, retryLaterMs: 50 }),
-        { concurrency: 2 },
-      );
+      const { db, deps } = startOutbound();
       peer.setFaults([
         { kind: 'reply', stage: 'mail', code: 421, message: 'busy, come back later', times: 2 },
         { kind: 'reply', stage: 'data', code: 451, message: 'try again', times: 1 },
@@ -115,25 +115,7 @@ describe.each(drivers)('outbound on the $name queue', ({ redisUrl, remote }) => 
   it.skipIf(remote && !redisUrl)(
     'staff send an uncertain mail again: one more copy, same Message-ID; sent and suppressed mail are refused',
     async () => {
-      const db = memoryDb();
-      const logger = silentLogger();
-      const queue = createQueue({
-        db,
-        clock: systemClock,
-        logger,
-        redisUrl,
-        prefix: `mrtest-${randomId(4)}`,
-      });
-      queues.push(queue);
-      const deps = { db, queue, clock: systemClock, logger, compose: settings };
-      queue.listen(OUTBOUND_QUEUE, outboxResultEvents(deps));
-      queue.work(
-        OUTBOUND_QUEUE,
-        remote
-          ? createRemoteSendHandler({ transport, logger, retryLaterMs: 50 })
-          : createSendHandler({ ...deps, transport, retryLaterMs: 50 }),
-        { concurrency: 2 },
-      );
+      const { db, deps } = startOutbound();
       const write = (key: string, to: string) =>
         queueMail(deps, {
           kind: 'test',

@@ -46,6 +46,13 @@ function setup() {
   return { deps, send };
 }
 
+/** A send job's data for a queued mail (the handler reads the envelope from the outbox row). */
+const jobDataOf = (q: { outboxId: number; messageId: string }): SendJobData => ({
+  outboxId: q.outboxId,
+  messageId: q.messageId,
+  envelope: { from: '', to: [] },
+});
+
 const mail = (key: string, extra: Partial<QueueMailInput> = {}): QueueMailInput => ({
   kind: 'test',
   idempotencyKey: key,
@@ -251,11 +258,7 @@ describe('sending through the real SMTP peer', () => {
     const { deps } = setup();
     const handler = createSendHandler({ ...deps, transport, logger: silentLogger() });
     const q = await queueMail(deps, mail('kdeferred'));
-    const data: SendJobData = {
-      outboxId: q.outboxId,
-      messageId: q.messageId,
-      envelope: { from: '', to: [] },
-    };
+    const data = jobDataOf(q);
     // A driver that records 'sent' with the job's completion, killed before that commit.
     const pending: Array<() => void> = [];
     const job = { ...jobFor(data, 1), atCompletion: (fn: () => void) => void pending.push(fn) };
@@ -270,11 +273,7 @@ describe('sending through the real SMTP peer', () => {
     // Had the completion committed, the row would read sent.
     const other = await queueMail(deps, mail('kdeferred-2'));
     const fns: Array<() => void> = [];
-    const d2: SendJobData = {
-      outboxId: other.outboxId,
-      messageId: other.messageId,
-      envelope: { from: '', to: [] },
-    };
+    const d2 = jobDataOf(other);
     await handler({ ...jobFor(d2, 1), atCompletion: (fn: () => void) => void fns.push(fn) });
     for (const fn of fns) fn();
     expect(getOutbox(deps.db, other.outboxId)).toMatchObject({
@@ -288,11 +287,7 @@ describe('sending through the real SMTP peer', () => {
     const { deps } = setup();
     const handler = createSendHandler({ ...deps, transport, logger: silentLogger() });
     const byClaim = await queueMail(deps, mail('kclaim'));
-    const data: SendJobData = {
-      outboxId: byClaim.outboxId,
-      messageId: byClaim.messageId,
-      envelope: { from: '', to: [] },
-    };
+    const data = jobDataOf(byClaim);
     const job = jobFor(data, 1);
     handler.onClaim?.(job);
     expect(getOutbox(deps.db, byClaim.outboxId)).toMatchObject({ status: 'sending', attempts: 1 });

@@ -35,6 +35,21 @@ function outgoing(db: Db, conversationId: number, status: string, response: stri
   return { messageId, outboxId };
 }
 
+/** Posts the Send again form of an outgoing message as a signed-in staff member. */
+function sendAgainForm(
+  w: TestWeb,
+  conversationId: number,
+  mid: number,
+  as: { cookie: string; csrf: string },
+) {
+  return w.app.inject({
+    method: 'POST',
+    url: `/c/${conversationId}/m/${mid}/send-again`,
+    headers: { cookie: as.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: `_csrf=${encodeURIComponent(as.csrf)}`,
+  });
+}
+
 describe('delivery of outgoing mail in the conversation', () => {
   it('shows each reply’s delivery state, with the server’s answer and Send again where it failed or may not have arrived', async () => {
     const calls: Array<{ outboxId: number; by: string }> = [];
@@ -64,12 +79,7 @@ describe('delivery of outgoing mail in the conversation', () => {
     expect(block(bounced.messageId)).toContain('550 5.1.1 &lt;customer@example.com&gt;: no such user');
 
     const post = (mid: number, csrf: string) =>
-      web?.app.inject({
-        method: 'POST',
-        url: `/c/${conversationId}/m/${mid}/send-again`,
-        headers: { cookie: sam.cookie, 'content-type': 'application/x-www-form-urlencoded' },
-        payload: `_csrf=${encodeURIComponent(csrf)}`,
-      });
+      sendAgainForm(web as TestWeb, conversationId, mid, { cookie: sam.cookie, csrf });
     expect((await post(cut.messageId, 'wrong'))?.statusCode).toBe(403);
     expect(calls).toEqual([]);
     const res = await post(cut.messageId, sam.csrf);
@@ -95,12 +105,7 @@ describe('delivery of outgoing mail in the conversation', () => {
     const { conversationId } = seedConversation(web.db, { department: 'hr', subject: 'Private' });
     const cut = outgoing(web.db, conversationId, 'uncertain', null, 1);
     const mia = await login(web.app, 'mia');
-    const res = await web.app.inject({
-      method: 'POST',
-      url: `/c/${conversationId}/m/${cut.messageId}/send-again`,
-      headers: { cookie: mia.cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      payload: `_csrf=${encodeURIComponent(mia.csrf)}`,
-    });
+    const res = await sendAgainForm(web, conversationId, cut.messageId, mia);
     expect(res.statusCode).toBe(404);
     expect(calls).toEqual([]);
   });
@@ -118,12 +123,7 @@ describe('delivery of outgoing mail in the conversation', () => {
     const { conversationId } = seedConversation(web.db, { department: 'sales', subject: 'Teapot' });
     const bounced = outgoing(web.db, conversationId, 'failed', '550 no such user', 1);
     const sam = await login(web.app, 'sam');
-    const res = await web.app.inject({
-      method: 'POST',
-      url: `/c/${conversationId}/m/${bounced.messageId}/send-again`,
-      headers: { cookie: sam.cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      payload: `_csrf=${encodeURIComponent(sam.csrf)}`,
-    });
+    const res = await sendAgainForm(web, conversationId, bounced.messageId, sam);
     expect(res.statusCode).toBe(303);
     const page = await web.app.inject({
       url: res.headers.location as string,
