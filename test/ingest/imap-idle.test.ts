@@ -89,6 +89,8 @@ describe.skipIf(!dovecotInfo())('IMAP IDLE on every watched mailbox (real Doveco
     await waitFor('Missing retried', () => (p.status()[0]?.connections[0]?.reconnects ?? 0) >= 2);
     const ms = await timeToIngest(t, u, 'INBOX', 'fine');
     expect(ms).toBeLessThan(5000);
+    // The message is stored before its sync ends (checkpoint, counts); then the connection idles again.
+    await waitFor('INBOX idle again', () => p.status()[0]?.connections[1]?.state === 'idle');
     const st = p.status()[0];
     expect(st?.connections[1]).toMatchObject({
       mailbox: 'INBOX',
