@@ -47,10 +47,7 @@ import {
   slaReport,
 } from './sla/index.ts';
 import { type Db, migrate, openDatabase } from './store/index.ts';
-import { ordersApi } from './web/api/index.ts';
-import { buildWebServer, type WebDeps } from './web/index.ts';
-import { listsMarketerRoutes, listsPublicRoutes } from './web/lists/index.ts';
-import { marketingPages, newsletterTemplates } from './web/marketing/index.ts';
+import type { WebDeps } from './web/index.ts';
 
 /**
  * The composition root: the only place concrete services are built from config. Everything else
@@ -116,7 +113,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const clock = deps.clock ?? systemClock;
   const db = openStore(config, logger);
   const services: Service[] = [];
-  const queue = createQueue({
+  const queue = await createQueue({
     redisUrl: config.redis_url,
     db,
     clock,
@@ -278,6 +275,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
         services.push({ name: 'poller', stop: () => poller.stop() });
       }
       if (roles.includes('web')) {
+        // Loaded here, not with this module: a process without the web role (workers, the
+        // poller, the CLI) does not carry fastify, its plugins and the pages.
+        const [{ buildWebServer }, { ordersApi }, { listsMarketerRoutes, listsPublicRoutes }, marketing] =
+          await Promise.all([
+            import('./web/index.ts'),
+            import('./web/api/index.ts'),
+            import('./web/lists/index.ts'),
+            import('./web/marketing/index.ts'),
+          ]);
+        const { marketingPages, newsletterTemplates } = marketing;
         const web = buildWebServer({
           config,
           db,

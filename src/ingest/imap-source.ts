@@ -1,11 +1,21 @@
 import { readFileSync } from 'node:fs';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import type { ImapAccountConfig } from '../config/index.ts';
 import { type Clock, errorMessage, type Logger } from '../lib/index.ts';
 import type { Db } from '../store/index.ts';
 import { syncMailbox } from './imap-sync.ts';
 import type { IngestPipeline } from './pipeline.ts';
 import { allMailboxStatus, type MailboxStatus, recordError } from './status.ts';
+
+/**
+ * imapflow is loaded by the first connection, not with this module: a process that never polls
+ * (workers, web, the CLI) does not carry it (~7 MB of RSS).
+ */
+let imapflow: Promise<typeof import('imapflow')> | null = null;
+const loadImapflow = () => {
+  imapflow ??= import('imapflow');
+  return imapflow;
+};
 
 export interface ImapCredentials {
   password?: string;
@@ -231,6 +241,7 @@ export function createImapPoller(deps: ImapPollerDeps): ImapPoller {
       throw new SessionError(`cannot read ca_file ${a.ca_file}: ${errorMessage(err)}`);
     }
     const withToken = Boolean(c.accessToken);
+    const { ImapFlow } = await loadImapflow();
     const client = new ImapFlow({
       host: a.host,
       port: a.port,

@@ -1,6 +1,5 @@
 import type { Clock, Logger } from '../lib/index.ts';
 import type { Db } from '../store/index.ts';
-import { createBullmqQueue } from './bullmq-queue.ts';
 import { createEmbeddedQueue } from './embedded-queue.ts';
 import type { JobQueue } from './types.ts';
 
@@ -15,8 +14,13 @@ export interface CreateQueueOptions {
   prefix?: string;
 }
 
-export function createQueue(opts: CreateQueueOptions): JobQueue {
+/**
+ * The embedded queue, or BullMQ when a Redis URL is given. The BullMQ driver is imported only then:
+ * bullmq and ioredis are ~20 MB of RSS that an embedded install never uses.
+ */
+export async function createQueue(opts: CreateQueueOptions): Promise<JobQueue> {
   if (opts.redisUrl) {
+    const { createBullmqQueue } = await import('./bullmq-queue.ts');
     return createBullmqQueue({
       redisUrl: opts.redisUrl,
       logger: opts.logger,

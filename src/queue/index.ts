@@ -1,4 +1,5 @@
-export { type BullmqJobQueue, bullJobId, bullmqQueuesOf, createBullmqQueue } from './bullmq-queue.ts';
+export type { BullmqQueueOptions } from './bullmq-queue.ts';
+export { type BullmqJobQueue, bullJobId, bullmqQueuesOf } from './bullmq-surface.ts';
 export { type CreateQueueOptions, createQueue } from './create-queue.ts';
 export { createEmbeddedQueue, type EmbeddedQueueOptions } from './embedded-queue.ts';
 export { backoffDelay } from './retry.ts';

@@ -42,7 +42,7 @@ describe.skipIf(!redisBin)('a remote `mailroom worker` on BullMQ', () => {
     // The database owner's side of Redis, as `mailroom start` would enqueue.
     const db = openDatabase(path.join(dir, 'producer.sqlite'));
     migrate(db);
-    const producer: JobQueue = createQueue({
+    const producer: JobQueue = await createQueue({
       redisUrl: url,
       db,
       clock: new ManualClock(0),

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { stepsForOrder } from '../../src/automations/index.ts';
 import { getOrderByExternalId } from '../../src/customers/index.ts';
 import { type Clock, type ManualClock, randomId, silentLogger, systemClock } from '../../src/lib/index.ts';
-import { createQueue, type JobQueue } from '../../src/queue/index.ts';
+import { createBullmqQueue } from '../../src/queue/bullmq-queue.ts';
+import { createEmbeddedQueue, type JobQueue } from '../../src/queue/index.ts';
 import type { Db } from '../../src/store/index.ts';
 import { redisInfo } from '../harness/index.ts';
 import { buildAutomations, DAY, sampleOrder } from './setup.ts';
@@ -35,7 +36,7 @@ describe('order life on the embedded queue (ManualClock)', () => {
     let queue: JobQueue | undefined;
     const { db, clock, automations, intake, sent } = buildAutomations({
       queue: (c: ManualClock, d: Db) => {
-        queue = createQueue({ db: d, clock: c, logger: silentLogger() });
+        queue = createEmbeddedQueue({ db: d, clock: c, logger: silentLogger() });
         open.push(queue);
         return queue;
       },
@@ -85,11 +86,9 @@ describe.skipIf(!redisInfo())('order life on BullMQ (real redis-server)', () => 
     const { db, automations, intake, sent } = buildAutomations({
       clock: systemClock,
       queue: (c: Clock, d: Db) => {
-        queue = createQueue({
-          redisUrl: redis?.url,
+        queue = createBullmqQueue({
+          redisUrl: redis?.url ?? '',
           prefix: `t${randomId(6)}`,
-          db: d,
-          clock: c,
           logger: silentLogger(),
         });
         open.push(queue);

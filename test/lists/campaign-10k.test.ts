@@ -81,7 +81,7 @@ async function campaignWithBounces(N: number, redisUrl: string | undefined): Pro
     );
     for (let i = 0; i < N; i++) m.run(list.id, s.run(`s${i}@d${i % 20}.example`).lastInsertRowid);
   })();
-  const queue = createQueue({
+  const queue = await createQueue({
     redisUrl,
     prefix: `t${randomId(4).replace(/[^a-z0-9]/gi, '')}`,
     db: t.db,

@@ -1,7 +1,7 @@
 import { simpleParser } from 'mailparser';
 import { ManualClock, silentLogger } from '../../src/lib/index.ts';
 import type { ComposeSettings, OutboxDeps, SendJobData } from '../../src/outbound/index.ts';
-import { createQueue, type Job, type JobQueue } from '../../src/queue/index.ts';
+import { createEmbeddedQueue, type Job, type JobQueue } from '../../src/queue/index.ts';
 import { type Db, migrate, openDatabase } from '../../src/store/index.ts';
 
 export const settings: ComposeSettings = {
@@ -23,7 +23,7 @@ export function outboxDeps(
   db = memoryDb(),
   clock = new ManualClock(),
 ): OutboxDeps & { clock: ManualClock; queue: JobQueue } {
-  const queue = createQueue({ db, clock, logger: silentLogger() });
+  const queue = createEmbeddedQueue({ db, clock, logger: silentLogger() });
   return { db, queue, clock, logger: silentLogger(), compose: settings };
 }
 

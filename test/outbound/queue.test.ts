@@ -11,7 +11,8 @@ import {
   type SmtpSender,
   sendAgain,
 } from '../../src/outbound/index.ts';
-import { createQueue, type JobQueue } from '../../src/queue/index.ts';
+import { createBullmqQueue } from '../../src/queue/bullmq-queue.ts';
+import { createEmbeddedQueue, type JobQueue } from '../../src/queue/index.ts';
 import { redisInfo, type SmtpPeer, startSmtpPeer } from '../harness/index.ts';
 import { memoryDb, settings } from './helpers.ts';
 import { transportTo } from './smtp.ts';
@@ -51,7 +52,9 @@ describe.each(drivers)('outbound on the $name queue', ({ redisUrl, remote }) => 
   function startOutbound() {
     const db = memoryDb();
     const logger = silentLogger();
-    const queue = createQueue({ db, clock: systemClock, logger, redisUrl, prefix: `mrtest-${randomId(4)}` });
+    const queue = redisUrl
+      ? createBullmqQueue({ redisUrl, logger, prefix: `mrtest-${randomId(4)}` })
+      : createEmbeddedQueue({ db, clock: systemClock, logger });
     queues.push(queue);
     const deps = { db, queue, clock: systemClock, logger, compose: settings };
     queue.listen(OUTBOUND_QUEUE, outboxResultEvents(deps));

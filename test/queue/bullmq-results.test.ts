@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger, systemClock } from '../../src/lib/index.ts';
-import { createQueue, type JobQueue } from '../../src/queue/index.ts';
+import { createBullmqQueue } from '../../src/queue/bullmq-queue.ts';
+import type { JobQueue } from '../../src/queue/index.ts';
 import { type Db, openDatabase } from '../../src/store/index.ts';
 import { redisInfo } from '../harness/index.ts';
 import { until } from './helpers.ts';
@@ -24,7 +25,7 @@ function opener(): () => JobQueue {
   return () => {
     const db = openDatabase(':memory:');
     dbs.push(db);
-    const q = createQueue({ redisUrl: redis?.url, prefix, db, clock: systemClock, logger: silentLogger() });
+    const q = createBullmqQueue({ redisUrl: redis?.url ?? '', prefix, logger: silentLogger() });
     opened.push(q);
     return q;
   };

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger, systemClock } from '../../src/lib/index.ts';
+import { createBullmqQueue } from '../../src/queue/bullmq-queue.ts';
 import {
+  createEmbeddedQueue,
   createQueue,
   type Job,
   type JobHandler,
@@ -33,7 +35,7 @@ function embedded(): Driver {
       const db = openDatabase(file);
       migrate(db);
       dbs.push(db);
-      const q = createQueue({ db, clock: systemClock, logger: silentLogger() });
+      const q = createEmbeddedQueue({ db, clock: systemClock, logger: silentLogger() });
       open.push(q);
       return q;
     },
@@ -47,7 +49,7 @@ function bullmq(): Driver {
     open() {
       const db = openDatabase(':memory:');
       dbs.push(db);
-      const q = createQueue({ redisUrl: redis?.url, prefix, db, clock: systemClock, logger: silentLogger() });
+      const q = createBullmqQueue({ redisUrl: redis?.url ?? '', prefix, logger: silentLogger() });
       open.push(q);
       return q;
     },
@@ -62,6 +64,28 @@ afterEach(async () => {
 const drivers: Array<[string, () => Driver]> = [['embedded', embedded]];
 if (redis) drivers.push(['bullmq', bullmq]);
 else console.warn('!!! SKIPPING the BullMQ queue contract: redis-server is not installed');
+
+describe('createQueue', () => {
+  it('gives the embedded queue without a Redis URL and BullMQ with one', async () => {
+    const db = openDatabase(':memory:');
+    migrate(db);
+    dbs.push(db);
+    const embeddedQueue = await createQueue({ db, clock: systemClock, logger: silentLogger() });
+    open.push(embeddedQueue);
+    expect(embeddedQueue.driver).toBe('embedded');
+    if (!redis) return;
+    const prefix = `t${Math.random().toString(36).slice(2)}`;
+    const bull = await createQueue({
+      redisUrl: redis.url,
+      prefix,
+      db,
+      clock: systemClock,
+      logger: silentLogger(),
+    });
+    open.push(bull);
+    expect(bull.driver).toBe('bullmq');
+  });
+});
 
 describe.each(drivers)('queue contract: %s', (_name, make) => {
   it('runs enqueued jobs with their data and reports results to listeners', async () => {

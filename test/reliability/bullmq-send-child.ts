@@ -5,7 +5,7 @@
  */
 import { silentLogger } from '../../src/lib/index.ts';
 import { createRemoteSendHandler, createSmtpTransport, OUTBOUND_QUEUE } from '../../src/outbound/index.ts';
-import { createBullmqQueue } from '../../src/queue/index.ts';
+import { createBullmqQueue } from '../../src/queue/bullmq-queue.ts';
 
 const logger = silentLogger();
 const queue = createBullmqQueue({

@@ -15,7 +15,8 @@ import {
   type SendJobData,
   type SendResult,
 } from '../../src/outbound/index.ts';
-import { createBullmqQueue, type JobQueue } from '../../src/queue/index.ts';
+import { createBullmqQueue } from '../../src/queue/bullmq-queue.ts';
+import type { JobQueue } from '../../src/queue/index.ts';
 import { binary, type RunningRedis, type SmtpPeer, startRedis, startSmtpPeer } from '../harness/index.ts';
 import { HERE, sigkill, sleep, spawnNode, until } from './crash-kit.ts';
 

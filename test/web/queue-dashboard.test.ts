@@ -1,12 +1,8 @@
 import type { Browser } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, randomId, silentLogger } from '../../src/lib/index.ts';
-import {
-  type BullmqJobQueue,
-  bullmqQueuesOf,
-  createBullmqQueue,
-  createEmbeddedQueue,
-} from '../../src/queue/index.ts';
+import { createBullmqQueue } from '../../src/queue/bullmq-queue.ts';
+import { type BullmqJobQueue, bullmqQueuesOf, createEmbeddedQueue } from '../../src/queue/index.ts';
 import { BULL_BOARD_CSP, STAFF_CSP } from '../../src/web/security-headers.ts';
 import { binary, launchBrowser, redisInfo } from '../harness/index.ts';
 import { addUser, login, makeWeb, PASSWORD, type TestWeb } from './helpers.ts';
