@@ -498,8 +498,9 @@ export function eraseEverything(deps: DataRightsDeps, email: string): EraseRepor
 
   report.blobsDeleted = deleteUnreferencedBlobs(deps, blobCandidates);
   try {
-    // The full-text index still holds the deleted text in its segments until they are merged.
+    // The full-text indexes still hold the deleted text in their segments until they are merged.
     db.exec("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')");
+    db.exec("INSERT INTO messages_cjk(messages_cjk) VALUES ('optimize')");
   } catch (e) {
     logger.warn({ err: (e as Error).message }, 'erase: the search index could not be optimised');
   }

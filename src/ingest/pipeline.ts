@@ -186,7 +186,8 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
 
   /**
    * One transaction for the batch; on a failure the messages before it still commit. The batch's
-   * messages enter the search index in one statement at its end, not row by row (migration 0015):
+   * messages enter the search indexes (messages_fts, and messages_cjk of migration 0016) in one
+   * statement each at its end, not row by row (migration 0015):
    * FTS5 wrote a segment for every message, the savepoint of the next one flushing it.
    */
   function writeAll(inputs: WriteInput[]): {
@@ -221,6 +222,15 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
           `INSERT INTO messages_fts (rowid, subject, body, sender)
            SELECT m.id, m.subject, coalesce(m.text_body, ''), coalesce(m.from_name, '') || ' ' || coalesce(m.from_addr, '')
            FROM messages m, fts_deferred d WHERE m.id > d.after_id ORDER BY m.id`,
+        ).run();
+        // Their CJK pairs (migration 0016), for 1-2 character Chinese, Japanese and Korean terms;
+        // LIMIT -1 keeps the subquery whole, so cjk_bigrams runs once per message.
+        prepareCached(
+          db,
+          `INSERT INTO messages_cjk (rowid, grams)
+           SELECT id, g FROM (SELECT m.id, cjk_bigrams(m.subject, m.text_body, m.from_name, m.from_addr) AS g
+             FROM messages m, fts_deferred d WHERE m.id > d.after_id ORDER BY m.id LIMIT -1)
+           WHERE g != ''`,
         ).run();
         prepareCached(db, 'DELETE FROM fts_deferred').run();
         return { results, stored };

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { registerStoreFunctions } from './cjk.ts';
 
 export type Db = Database.Database;
 
@@ -15,6 +16,7 @@ export interface OpenOptions {
  * The one place SQLite is set up. WAL lets the web server read while the poller writes;
  * synchronous=NORMAL is durable across process crashes in WAL mode (only an OS crash can lose
  * the last commits), which is the trade-off the engineering notes measured at 3x the throughput.
+ * It also registers the SQL functions the schema's triggers call (see cjk.ts).
  */
 export function openDatabase(file: string, opts: OpenOptions = {}): Db {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -25,6 +27,8 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
     db.pragma('synchronous = NORMAL');
   }
   db.pragma('foreign_keys = ON');
+  // The schema's triggers call these (migration 0016): registered before any migration or write.
+  registerStoreFunctions(db);
   return db;
 }
 

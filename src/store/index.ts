@@ -1,4 +1,5 @@
 export { backupDatabase } from './backup.ts';
+export { cjkBigrams, isCjkTerm, registerStoreFunctions } from './cjk.ts';
 export { type Db, inTransaction, type OpenOptions, openDatabase, prepareCached } from './db.ts';
 export {
   listMigrations,

@@ -98,7 +98,7 @@ describe('inbox', () => {
     expect(tagged).not.toContain('sams one');
   });
 
-  it('finds Chinese text by 3+ character terms (trigram index) and by 1-2 character terms (LIKE fallback)', async () => {
+  it('finds Chinese text by 3+ character terms (trigram index) and by 1-2 character terms (CJK pair index)', async () => {
     const web = await setup();
     seedConversation(web.db, {
       department: 'finance',
