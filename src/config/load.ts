@@ -79,6 +79,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{ env: string; key: string[]; type: 's
   { env: 'MAILROOM_MAIL_FROM', key: ['mail', 'from'], type: 'string' },
   { env: 'MAILROOM_SMTP_HOST', key: ['smtp', 'host'], type: 'string' },
   { env: 'MAILROOM_SMTP_PORT', key: ['smtp', 'port'], type: 'number' },
+  { env: 'MAILROOM_SMTP_MAX_CONNECTIONS', key: ['smtp', 'max_connections'], type: 'number' },
 ];
 
 /** Keys that would hold a secret in the file; refused so secrets never land in a repo. */

@@ -54,7 +54,7 @@ export const KEY_DOCS: Record<string, string> = {
   'smtp.tls': '`implicit` (465), `starttls` (587), or `none`.',
   'smtp.user': 'SMTP login user, if the server wants one.',
   'smtp.password_env': 'Environment variable holding the SMTP password.',
-  'smtp.max_connections': 'Pooled SMTP connections per process.',
+  'smtp.max_connections': 'Pooled SMTP connections per process (env `MAILROOM_SMTP_MAX_CONNECTIONS`).',
   'smtp.rate_per_second': 'Messages per second per process (the queue limiter caps it globally).',
   'smtp.timeout_s': 'Seconds before a stalled SMTP conversation is abandoned and retried.',
   'smtp.dkim': 'DKIM signing: domain, selector, private_key_file.',
