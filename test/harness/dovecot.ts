@@ -45,6 +45,8 @@ export interface DovecotTls {
 
 export interface RunningDovecot extends DovecotInfo {
   tls: DovecotTls | null;
+  /** The master process (its services are its children), or null while stopped. */
+  readonly pid: number | null;
   stop(): Promise<void>;
   restart(): Promise<void>;
 }
@@ -248,6 +250,9 @@ service stats {
     dir,
     usersFile,
     tls,
+    get pid() {
+      return (child as ChildProcess | null)?.pid ?? null;
+    },
     async restart() {
       await stopChild();
       await launch();
