@@ -20,7 +20,7 @@ import {
   type ImapPoller,
   type IngestPipeline,
 } from './ingest/index.ts';
-import { type Clock, type Logger, systemClock } from './lib/index.ts';
+import { type Clock, ErrorCodes, type Logger, MailroomError, systemClock } from './lib/index.ts';
 import { createLists, type Lists, listsSettingsFromConfig, SEND_QUEUE } from './lists/index.ts';
 import {
   createOutboxRelay,
@@ -98,6 +98,22 @@ export interface App {
   start(roles: Role[]): Promise<void>;
   /** Stops every role (newest first) and closes the database; never takes longer than timeoutMs. */
   stop(timeoutMs?: number): Promise<void>;
+}
+
+/** A web port that cannot be had, said as what to change; other errors pass through. */
+function listenError(e: unknown, host: string, port: number): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const where = `${host}:${port}`;
+  const why: Record<string, string> = {
+    EADDRINUSE: `${where} is already in use (another mailroom, or another program): set web.port (env MAILROOM_PORT) to a free port, or stop what listens there`,
+    EACCES: `no permission to listen on ${where} (ports below 1024 need privileges): set web.port (env MAILROOM_PORT) to 1024 or above`,
+    EADDRNOTAVAIL: `${host} is not an address of this machine: set web.host (env MAILROOM_HOST) to one of its addresses, 127.0.0.1 or 0.0.0.0`,
+    ENOTFOUND: `web.host "${host}" does not resolve: set web.host (env MAILROOM_HOST) to an address of this machine, 127.0.0.1 or 0.0.0.0`,
+  };
+  const message = code ? why[code] : undefined;
+  return message
+    ? new MailroomError(ErrorCodes.CONFIG_INVALID, `cannot start the web server: ${message}`)
+    : e;
 }
 
 export function openStore(config: Config, logger: Logger): Db {
@@ -255,7 +271,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
           logger.info({ ok: res.ok }, 'rules reloaded on SIGHUP');
         };
         process.on('SIGHUP', onHup);
-        services.push({ name: 'rules', stop: () => void process.off('SIGHUP', onHup) });
+        // A rules file saved in the folder takes effect by itself; a broken one is refused (the
+        // running rules stay) and shown on the admin page.
+        rules.watch();
+        services.push({
+          name: 'rules',
+          stop: () => {
+            process.off('SIGHUP', onHup);
+            rules.close();
+          },
+        });
       }
       services.push({ name: 'queue', stop: () => queue.close(7000) });
       if (roles.includes('poller') && config.imap.accounts.length > 0) {
@@ -352,7 +377,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
         await web.register(
           ordersApi({ intake: orderIntake, clock, logger, apiKey: config.credentials.apiKey }),
         );
-        await web.listen({ host: config.web.host, port: config.web.port });
+        try {
+          await web.listen({ host: config.web.host, port: config.web.port });
+        } catch (e) {
+          await web.close().catch(() => {});
+          throw listenError(e, config.web.host, config.web.port);
+        }
         const addr = web.server.address();
         const port = typeof addr === 'object' && addr ? addr.port : config.web.port;
         app.web = web;

@@ -5,7 +5,8 @@ import type { App } from '../app.ts';
  * taken, jobs in flight finish or are released, connections close, and the process exits 0
  * within 10 s. The handlers are in place before `start` runs: a signal that arrives while the
  * app is still starting (the poller may already be storing mail) waits for the start to finish
- * and then shuts down gracefully, instead of Node's default of dying on the spot.
+ * and then shuts down gracefully, instead of Node's default of dying on the spot. A start that
+ * fails stops what it had started, then rejects with its error.
  */
 export function runUntilSignal(app: App, start: () => Promise<void>): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -39,9 +40,17 @@ export function runUntilSignal(app: App, start: () => Promise<void>): Promise<nu
     started = start();
     started.catch((e: unknown) => {
       if (stopping) return;
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      reject(e);
+      // What had started (workers, the poller, timers) is stopped, or it would keep the process
+      // running after the error was reported (a web port in use left it up for good).
+      stopping = true;
+      app
+        .stop(9000)
+        .catch((stopErr: unknown) => app.logger.warn({ err: stopErr }, 'stop after a failed start failed'))
+        .finally(() => {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          reject(e);
+        });
     });
   });
 }

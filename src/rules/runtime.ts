@@ -17,6 +17,8 @@ export interface RulesRuntime {
   reload(): { ok: true; rules: number } | { ok: false; error: ReloadError };
   /** The last failed reload (null after a good one), for the admin page. */
   lastReloadError(): ReloadError | null;
+  /** From now until close(), reloads by itself when a rules file in the folder changes (debounced). */
+  watch(): void;
   close(): void;
 }
 
@@ -25,7 +27,7 @@ export interface RulesRuntimeDeps {
   logger: Logger;
   clock: Clock;
   options?: Omit<LoadRulesOptions, 'loadedAt'>;
-  /** Reload when a file in the folder changes (debounced). SIGHUP is wired by the app. */
+  /** Watch from the start (see RulesRuntime.watch). SIGHUP is wired by the app. */
   watch?: boolean;
   debounceMs?: number;
 }
@@ -60,6 +62,15 @@ export function createRulesRuntime(deps: RulesRuntimeDeps): RulesRuntime {
       }
     },
     lastReloadError: () => lastError,
+    watch() {
+      if (watcher) return;
+      watcher = watch(deps.dir, (_event, file) => {
+        if (file && !/\.ya?ml$/.test(String(file))) return;
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => runtime.reload(), deps.debounceMs ?? 200);
+      });
+      watcher.on('error', (e) => log.warn({ err: errorMessage(e) }, 'rules folder watch failed'));
+    },
     close() {
       if (timer) clearTimeout(timer);
       watcher?.close();
@@ -67,14 +78,7 @@ export function createRulesRuntime(deps: RulesRuntimeDeps): RulesRuntime {
     },
   };
 
-  if (deps.watch) {
-    watcher = watch(deps.dir, (_event, file) => {
-      if (file && !/\.ya?ml$/.test(String(file))) return;
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => runtime.reload(), deps.debounceMs ?? 200);
-    });
-    watcher.on('error', (e) => log.warn({ err: errorMessage(e) }, 'rules folder watch failed'));
-  }
+  if (deps.watch) runtime.watch();
   return runtime;
 }
 
