@@ -1,13 +1,13 @@
 /**
  * One mailroom process of the campaign benchmark, on a database the parent prepared (a confirmed
  * list of subscribers). mailroom is built as `mailroom start` builds it (createApp, default
- * config apart from data dir and SMTP peer, embedded queue) and started with the workers role:
+ * config apart from data dir, SMTP peer and its pooled connections, embedded queue) and started with the workers role:
  * the outbound send worker and the campaign send worker. The campaign dispatcher is the lists'
  * own runner (createLists -> campaignRunner -> start), with the send throttle raised (see the
  * suite's notes). mode `fresh` creates and starts the campaign; `resume` picks up the campaign a
  * killed process left behind (runner.start() re-enqueues its rows, expired job leases return).
  *
- * argv: JSON { dataDir, peerPort, mode: 'fresh' | 'resume', listId, settings, tickMs? }
+ * argv: JSON { dataDir, peerPort, maxConnections, mode: 'fresh' | 'resume', listId, settings, tickMs? }
  * IPC: -> started { t0Ns, campaignId } ; <- report -> report { peakRssMb, cpuMs } (any time) ;
  *      -> done { t1Ns, outbox, sends, peakRssMb, cpuMs } once the campaign is done and no mail is
  *      left queued or sending, then exit 0. cpuMs counts from before the workers start.
@@ -27,6 +27,8 @@ import {
 interface Args {
   dataDir: string;
   peerPort: number;
+  /** smtp.max_connections of this process. */
+  maxConnections: number;
   mode: 'fresh' | 'resume';
   listId: number;
   settings: Partial<ListsSettings>;
@@ -40,6 +42,7 @@ const env: NodeJS.ProcessEnv = {
   MAILROOM_DATA_DIR: args.dataDir,
   MAILROOM_SMTP_HOST: '127.0.0.1',
   MAILROOM_SMTP_PORT: String(args.peerPort),
+  MAILROOM_SMTP_MAX_CONNECTIONS: String(args.maxConnections),
   MAILROOM_SESSION_SECRET: 'bench-session-secret-0123456789abcdef',
   MAILROOM_PUBLIC_URL: 'https://shop.example.com',
 };
