@@ -6,20 +6,12 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig, PROJECT_ROOT } from '../../src/config/index.ts';
 import { silentLogger } from '../../src/lib/index.ts';
 import { lastReloadError } from '../../src/rules/index.ts';
-import { freePort } from '../harness/index.ts';
+import { freePort, waitFor } from '../harness/index.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('a running mailroom and its rules folder', () => {
   it('takes a saved rules file by itself, and refuses a broken one while the running rules stay', async () => {
@@ -43,15 +35,15 @@ describe('a running mailroom and its rules folder', () => {
       extra,
       'rules:\n  - name: invoices-to-finance\n    when:\n      any_text:\n        contains_any: [invoice]\n    then:\n      department: finance\n',
     );
-    await until('the new rule to be in force', () => app.rules.current().rules.length === shipped + 1);
+    await waitFor('the new rule to be in force', () => app.rules.current().rules.length === shipped + 1);
 
     writeFileSync(extra, 'rules:\n  - name: broken\n    then:\n      department: marketing-dept\n');
-    await until('the broken file to be refused', () => lastReloadError(app.rules) !== null);
+    await waitFor('the broken file to be refused', () => lastReloadError(app.rules) !== null);
     expect(lastReloadError(app.rules)?.message).toContain('50-extra.yaml');
     expect(app.rules.current().rules.length).toBe(shipped + 1);
 
     unlinkSync(extra);
-    await until('the folder to be good again', () => lastReloadError(app.rules) === null);
+    await waitFor('the folder to be good again', () => lastReloadError(app.rules) === null);
     expect(app.rules.current().rules.length).toBe(shipped);
   });
 });

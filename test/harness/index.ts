@@ -14,3 +14,4 @@ export { type RedisInfo, type RunningRedis, startRedis } from './redis.ts';
 export { binary, dovecotInfo, redisInfo, servers } from './servers.ts';
 export { type Fault, type ReceivedMail, type SmtpPeer, startSmtpPeer } from './smtp-peer.ts';
 export { tempDir } from './temp.ts';
+export { waitFor } from './wait.ts';

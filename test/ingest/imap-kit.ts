@@ -63,13 +63,7 @@ export function startPoller(
   return poller;
 }
 
-export async function waitFor(what: string, fn: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { waitFor } from '../harness/index.ts';
 
 /** Subjects of stored inbound mail, with the account and mailbox each came from. */
 export function storedFrom(t: Rig): Array<{ subject: string; account: string; mailbox: string }> {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/index.ts';
-import { startSmtpPeer, tempDir } from '../harness/index.ts';
+import { startSmtpPeer, tempDir, waitFor } from '../harness/index.ts';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'send-child.ts');
 const N = 16;
@@ -12,14 +12,6 @@ function runChild(dbFile: string, port: number): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', CHILD, dbFile, String(port), String(N)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('sending across a SIGKILL: exactly once, at most once in the data_sent window', () => {
@@ -46,13 +38,13 @@ describe('sending across a SIGKILL: exactly once, at most once in the data_sent 
           .get() as {
           n: number;
         };
-      await until(() => {
+      await waitFor(`the worker to be mid-send (stderr: ${stderr})`, () => {
         try {
           return peer.received.length >= 2 && stage().n > 0;
         } catch {
           return false; // tables not there yet
         }
-      }, `the worker to be mid-send (stderr: ${stderr})`);
+      });
       first.kill('SIGKILL');
       expect(await exited).toBe(-1);
       const inDoubt = stage().n;
@@ -84,10 +76,10 @@ describe('sending across a SIGKILL: exactly once, at most once in the data_sent 
           counts.set(id, (counts.get(id) ?? 0) + 1);
         }
       };
-      await until(() => {
+      await waitFor('every mail recorded sent at the peer', () => {
         countArrivals();
         return sent.every((id) => counts.has(id));
-      }, 'every mail recorded sent at the peer');
+      });
       await new Promise((r) => setTimeout(r, 400));
       countArrivals();
       expect([...counts.values()].filter((n) => n > 1)).toEqual([]);
