@@ -54,6 +54,15 @@ function commandHelp(cmd: Command): string {
   ].join('\n');
 }
 
+/** parseArgs's message in one line; its unknown-option hint quotes unevenly, so it is reworded. */
+function parseArgsProblem(e: Error & { code?: string }): string {
+  const unknown =
+    e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']*)'/.exec(e.message) : null;
+  if (unknown)
+    return `unknown option "${unknown[1]}" (an argument that starts with "-" goes after "--", as in -- ${unknown[1]})`;
+  return e.message.split('\n')[0] ?? e.message;
+}
+
 export interface MainIO {
   out?: (line: string) => void;
   err?: (line: string) => void;
@@ -87,7 +96,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       strict: true,
     });
   } catch (e) {
-    err(`mailroom ${name}: ${(e as Error).message.split('\n')[0]}; run "mailroom ${name} --help"`);
+    err(`mailroom ${name}: ${parseArgsProblem(e as Error)}; run "mailroom ${name} --help"`);
     return 2;
   }
   if (parsed.values.help) {

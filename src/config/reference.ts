@@ -80,10 +80,10 @@ export const KEY_DOCS: Record<string, string> = {
   'sla.warning_fraction': 'Warn when this fraction of the target is left.',
   'sla.scan_interval_s': 'Seconds between SLA breach scans.',
   'sla.hours':
-    'Opening hours per weekday (`mon`..`sun`), e.g. `[["09:00", "18:00"]]`; none at all = around the clock.',
+    'Opening hours per weekday (`mon`..`sun`), e.g. `[["09:00", "18:00"]]`, counted by targets with `business_hours: true`; none at all = around the clock.',
   'sla.holidays': 'Closed days: `YYYY-MM-DD` or ranges `YYYY-MM-DD..YYYY-MM-DD`.',
   'sla.targets':
-    'Per urgency: `first_response_h`, `next_response_h`, `business_hours` (defaults urgent 4 h, normal 24 h, thanks 72 h).',
+    'Per urgency: `first_response_h` (defaults urgent 4 h, normal 24 h, thanks 72 h), `next_response_h` (default: `first_response_h`), `business_hours` (default `false`: hours count around the clock; `true`: only `sla.hours` outside `sla.holidays` count).',
   'sla.departments': 'Per department, overrides of `sla.targets`.',
   automations: "Mail written at the right moment of an order's life.",
   'automations.enabled': 'Turns every automation on or off.',

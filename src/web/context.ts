@@ -6,12 +6,14 @@ import type { Session, SessionStore } from './auth/sessions.ts';
 import type { WebDeps } from './deps.ts';
 import { localeFromHeader, translate } from './i18n/messages.ts';
 import type { SchemaFeatures } from './inbox/query.ts';
-import type { PageContext, Renderer } from './render.ts';
+import type { NavLink, PageContext, Renderer } from './render.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     staff: Session | null;
     sessionId: string | null;
+    /** Links staff plugins add to the navigation, with the roles that see them. */
+    staffNav: ReadonlyArray<NavLink & { roles: readonly string[] }> | null;
   }
 }
 
@@ -35,6 +37,7 @@ export function pageContext(req: FastifyRequest, title: string): PageContext {
     csrfToken: s?.csrfToken ?? '',
     locale: s?.user.locale ?? localeFromHeader(req.headers['accept-language']),
     title,
+    nav: s ? (req.staffNav ?? []).filter((l) => l.roles.includes(s.user.role)) : [],
   };
 }
 

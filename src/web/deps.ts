@@ -65,6 +65,12 @@ export interface WebDeps {
    * Route plugins mounted behind staff login: each gets a session check, the CSRF check on every
    * POST/PUT/PATCH/DELETE (form field _csrf or header x-csrf-token) and the role check. For other
    * teams' staff pages (e.g. the lists marketer routes) without them knowing about sessions.
+   * With `nav`, the staff navigation links to it for those roles (e.g. the demo's caught mail).
    */
-  staffPlugins?: Array<{ prefix: string; roles: Role[]; plugin: FastifyPluginAsync }>;
+  staffPlugins?: Array<{
+    prefix: string;
+    roles: Role[];
+    plugin: FastifyPluginAsync;
+    nav?: { href: string; label: string };
+  }>;
 }

@@ -7,11 +7,18 @@ import { translate } from './i18n/messages.ts';
 
 const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'views');
 
+export interface NavLink {
+  href: string;
+  label: string;
+}
+
 export interface PageContext {
   user: StaffUser | null;
   csrfToken: string;
   locale: string;
   title: string;
+  /** Extra staff navigation links for this user (from staff plugins that ask for one). */
+  nav?: NavLink[];
   /** Server time, so scripts show SLA countdowns against the server clock, not the desk's. */
   now?: number;
 }

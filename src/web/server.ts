@@ -55,6 +55,11 @@ export function buildWebServer(deps: WebDeps): FastifyInstance {
   app.register(fastifyStatic, { root: STATIC_DIR, prefix: '/static/', maxAge: '1h', index: false });
   addSecurityHeaders(app);
   attachSession(app, ctx);
+  const staffNav = (deps.staffPlugins ?? []).flatMap((p) => (p.nav ? [{ ...p.nav, roles: p.roles }] : []));
+  app.decorateRequest('staffNav', null);
+  app.addHook('onRequest', async (req) => {
+    req.staffNav = staffNav;
+  });
 
   app.setErrorHandler((err, req, reply) => {
     if (isMailroomError(err, 'VALIDATION'))

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config/index.ts';
@@ -51,7 +51,21 @@ describe('mailroom CLI', () => {
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
     const badFlag = await run(['migrate', '--nope'], { cwd });
     expect(badFlag.code).toBe(2);
-    expect(badFlag.stderr).toContain("Unknown option '--nope'");
+    expect(badFlag.stderr).toBe(
+      'mailroom migrate: unknown option "--nope" (an argument that starts with "-" goes after "--", as in -- --nope); run "mailroom migrate --help"\n',
+    );
+    const extra = await run(['reprocess', 'extra-arg'], { cwd });
+    expect([extra.code, extra.stdout]).toEqual([2, '']);
+    expect(extra.stderr).toBe(
+      'mailroom reprocess: unexpected arguments: extra-arg; use --id N for one message; run "mailroom reprocess --help"\n',
+    );
+    const noTemplate = await run(['templates', 'preview', 'nope'], { cwd });
+    expect(noTemplate.code).toBe(2);
+    expect(noTemplate.stderr.trim().split('\n')).toHaveLength(1);
+    expect(noTemplate.stderr).toMatch(
+      /^mailroom templates: no template is named "nope"; the templates are acknowledgement, /,
+    );
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
   it('migrates a fresh data dir with no config file at all', async () => {

@@ -2,6 +2,9 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { nextAllowedTime } from '../../src/automations/index.ts';
+import { demoConfig } from '../../src/cli/demo/config.ts';
+import { loadConfig } from '../../src/config/index.ts';
 import { freePort, tempDir } from '../harness/index.ts';
 import { cookieHeader, hiddenCsrf } from '../web/helpers.ts';
 
@@ -56,6 +59,8 @@ describe('mailroom demo', () => {
 
       const inbox = await (await fetch(`${base}/inbox`, { headers: { cookie } })).text();
       expect(inbox).toContain('請問我的包裹到哪裡了？');
+      // The staff navigation links to the caught mail, in the demo only.
+      expect(inbox).toContain('<a href="/demo/mail">Caught mail</a>');
 
       // Acknowledgements go out through the queue: wait until the catcher shows them.
       const caught = await until(async () => {
@@ -66,9 +71,26 @@ describe('mailroom demo', () => {
       });
       expect(caught).toContain('我们已收到您的来信');
       expect(caught).toContain('We have received your message');
+      // The sample order's confirmation is sent at once, at any hour (the demo has no quiet hours).
+      await until(async () => {
+        const page = await (await fetch(`${base}/demo/mail`, { headers: { cookie } })).text();
+        return page.includes('订单确认：DEMO-10452') || undefined;
+      });
     } finally {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
   }, 90_000);
+
+  it('turns quiet hours off, so the sample order is confirmed whatever the hour in Shanghai', () => {
+    const base = loadConfig({ env: {}, cwd: tempDir() });
+    expect(base.automations.quiet_hours).not.toBeNull();
+    const config = demoConfig(base, { host: '127.0.0.1', port: 2525 });
+    expect(config.automations.quiet_hours).toBeNull();
+    // 23:00 in Shanghai: the default quiet hours would hold the confirmation until 08:00.
+    const lateEvening = Date.parse('2026-03-02T15:00:00Z');
+    expect(nextAllowedTime(lateEvening, 'Asia/Shanghai', config.automations.quiet_hours)).toBe(lateEvening);
+    expect(config.paths.dataDir).toBe(`${base.paths.dataDir}/demo`);
+    expect(config.imap.accounts).toEqual([]);
+  });
 });

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
@@ -8,7 +8,7 @@ import { migrate, openDatabase } from '../../src/store/index.ts';
 import { tempDir } from '../harness/index.ts';
 import { mail } from './helpers.ts';
 
-const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'rules');
+const FIXTURES = path.join(PROJECT_ROOT, 'rules', 'tests', 'mail');
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const out: string[] = [];
@@ -35,6 +35,20 @@ describe('mailroom rules', () => {
     );
   });
 
+  it('test answers for every file: a good one is classified, one that cannot be read is named (exit 1)', async () => {
+    const good = path.join(FIXTURES, 'refund-big5.eml');
+    const missing = path.join(tempDir(), 'nonexist.eml');
+    const text = await run(['rules', 'test', good, missing]);
+    expect(text.code).toBe(1);
+    expect(text.out).toContain(`${good}\n  department: finance`);
+    expect(text.err).toMatch(new RegExp(`^mailroom rules: cannot read ${missing}: ENOENT`));
+    const json = await run(['rules', 'test', '--json', good, missing]);
+    expect(json.code).toBe(1);
+    const parsed = JSON.parse(json.out) as Array<Record<string, unknown>>;
+    expect(parsed[0]).toMatchObject({ file: good, department: 'finance' });
+    expect(parsed[1]).toMatchObject({ file: missing, error: expect.stringContaining('ENOENT') });
+  });
+
   it('check passes on the shipped rules and fails with file:line reasons on a bad file', async () => {
     expect((await run(['rules', 'check'])).code).toBe(0);
     const dir = tempDir();
@@ -46,6 +60,14 @@ describe('mailroom rules', () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toContain(`${path.join(dir, '10-bad.yaml')}:3:`);
     expect(bad.err).toContain(`${path.join(dir, '10-bad.yaml')}:4:`);
+  });
+
+  it('check passes on a copy of the shipped rules folder (its golden tests name no file outside it)', async () => {
+    const dir = path.join(tempDir(), 'rules');
+    cpSync(path.join(PROJECT_ROOT, 'rules'), dir, { recursive: true });
+    const res = await run(['rules', 'check'], { MAILROOM_RULES_DIR: dir });
+    expect(res.err).toBe('');
+    expect(res.code).toBe(0);
   });
 
   it('check fails when a golden test no longer holds', async () => {

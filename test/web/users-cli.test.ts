@@ -41,16 +41,29 @@ describe('mailroom users', () => {
       (await run(['users', 'add', 'sam', '--role', 'agent', '--departments', 'sales,finance'], env)).code,
     ).toBe(0);
     expect((await run(['users', 'list'], env)).out).toBe('sam\tagent\tsales,finance\ten');
+    // Misuse of the command line exits 2 with one line, before any password is asked for.
     const noDept = await run(['users', 'add', 'kim', '--role', 'agent'], env);
-    expect(noDept.code).toBe(1);
-    expect(noDept.err).toContain('an agent needs at least one department');
+    expect(noDept.code).toBe(2);
+    expect(noDept.err).toBe(
+      'mailroom users: an agent needs at least one department (--departments sales,finance); run "mailroom users --help"',
+    );
     const badDept = await run(['users', 'add', 'kim', '--role', 'agent', '--departments', 'legal'], env);
+    expect(badDept.code).toBe(2);
     expect(badDept.err).toContain('unknown department "legal"');
+    const badRole = await run(['users', 'add', 'bob', '--role', 'boss'], env);
+    expect(badRole.code).toBe(2);
+    expect(badRole.err).toBe(
+      'mailroom users: unknown role "boss"; use admin, agent, marketer; run "mailroom users --help"',
+    );
+    const badLocale = await run(['users', 'add', 'bob', '--role', 'admin', '--locale', 'fr'], env);
+    expect(badLocale.code).toBe(2);
     const dup = await run(['users', 'add', 'SAM', '--role', 'admin'], env);
+    expect(dup.code).toBe(1);
     expect(dup.err).toContain('already exists');
     const noRole = await run(['users', 'add', 'kim'], env);
     expect(noRole.code).toBe(2);
     expect(noRole.err).toContain('--role is required');
+    expect((await run(['users', 'list'], env)).out).toBe('sam\tagent\tsales,finance\ten');
   });
 
   it('reads the password from stdin with --password-stdin and prints no password', async () => {

@@ -1,11 +1,10 @@
 import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { ALL_ROLES, createApp } from '../../app.ts';
-import type { Config } from '../../config/index.ts';
 import { createLogger } from '../../lib/index.ts';
 import type { Command } from '../command.ts';
 import { startMailCatcher } from '../demo/catcher.ts';
 import { caughtMailPage } from '../demo/caught-mail-page.ts';
+import { demoConfig } from '../demo/config.ts';
 import { demoLogin, seedDemo } from '../demo/seed.ts';
 import { runUntilSignal } from '../run-until-signal.ts';
 
@@ -17,28 +16,15 @@ export const demo: Command = {
     'Runs the embedded default with its own data dir (<data_dir>/demo, emptied at every start), so',
     'demo data never mixes with real mail. It imports sample customer mail in English, Simplified and Traditional Chinese',
     '(sorted by the shipped rules, with SLA clocks and acknowledgements), places an order (its',
-    'confirmation goes out) and sends a newsletter. Outgoing mail goes to an in-process SMTP',
-    'catcher, never to the internet; see it at /demo/mail. Logs show warnings only unless',
-    'MAILROOM_LOG_LEVEL is set.',
+    'confirmation goes out at once: the demo has no quiet hours) and sends a newsletter. Outgoing',
+    'mail goes to an in-process SMTP catcher, never to the internet; see it at /demo/mail ("Caught',
+    'mail" in the staff navigation). Logs show warnings only unless MAILROOM_LOG_LEVEL is set.',
   ].join('\n'),
   async run(ctx) {
-    const base = ctx.config();
     const catcher = await startMailCatcher();
-    const dataDir = path.join(base.paths.dataDir, 'demo');
+    const config = demoConfig(ctx.config(), catcher);
     // Every run starts afresh, so what the catcher shows matches what the inbox shows.
-    rmSync(dataDir, { recursive: true, force: true });
-    const config: Config = {
-      ...base,
-      mail: { ...base.mail, from: 'Teahouse Support <support@teahouse.example>', domain: 'teahouse.example' },
-      smtp: { ...base.smtp, host: catcher.host, port: catcher.port, tls: 'none' },
-      imap: { ...base.imap, accounts: [] },
-      paths: {
-        ...base.paths,
-        dataDir,
-        dbFile: path.join(dataDir, 'mailroom.sqlite'),
-        blobDir: path.join(dataDir, 'blobs'),
-      },
-    };
+    rmSync(config.paths.dataDir, { recursive: true, force: true });
     // The demo's own lines (URL, login) are what a newcomer needs to see: JSON logs only for
     // warnings, unless MAILROOM_LOG_LEVEL asks for more.
     const logger = process.env.MAILROOM_LOG_LEVEL ? ctx.logger() : createLogger({ level: 'warn' });
@@ -47,7 +33,12 @@ export const demo: Command = {
       logger,
       acknowledgeImports: true,
       staffPlugins: [
-        { prefix: '/demo/mail', roles: ['admin', 'agent', 'marketer'], plugin: caughtMailPage(catcher) },
+        {
+          prefix: '/demo/mail',
+          roles: ['admin', 'agent', 'marketer'],
+          plugin: caughtMailPage(catcher),
+          nav: { href: '/demo/mail', label: 'Caught mail' },
+        },
       ],
     });
     const code = await runUntilSignal(app, async () => {

@@ -5,11 +5,19 @@ import { type Command, UsageError } from '../command.ts';
 
 export const reprocessCommand: Command = {
   name: 'reprocess',
-  summary: 'parse and classify stored mail again from the raw copies (after an upgrade)',
+  summary:
+    'parse stored mail again from the raw copies (after an upgrade); conversations keep department and urgency',
   usage: '[--id N] [--json]',
   options: { id: { type: 'string' }, json: { type: 'boolean' } },
-  help: 'Updates text, headers, attachments and flags of inbound messages; conversations stay as they are.',
+  help: [
+    'Parses each inbound message again from its raw copy and updates its text, headers, attachments',
+    'and flags (auto_reply, bounce, bulk ...). Rules are not run again: conversations keep their',
+    'department and urgency. "mailroom rules replay" shows what the current rules would change',
+    '(it changes nothing); staff move a conversation from its page in the web UI.',
+  ].join('\n'),
   async run(ctx) {
+    if (ctx.positionals.length > 0)
+      throw new UsageError(`unexpected arguments: ${ctx.positionals.join(' ')}; use --id N for one message`);
     const one = ctx.values.id === undefined ? null : Number(ctx.values.id);
     if (one !== null && !Number.isInteger(one)) throw new UsageError('--id expects a message number');
     const config = ctx.config();

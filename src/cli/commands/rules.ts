@@ -54,37 +54,51 @@ export function parseSince(value: string, now: number): number {
 async function testFiles(ctx: CommandContext, files: string[]): Promise<number> {
   if (files.length === 0) throw new UsageError('name at least one .eml file');
   const rules = load(ctx.config());
-  const results = [];
+  // Every file gets its answer: one that cannot be read is reported in its place (exit 1).
+  const results: Array<
+    { file: string; decision: ReturnType<typeof evaluate> } | { file: string; error: string }
+  > = [];
   for (const file of files) {
     let raw: Buffer;
     try {
       raw = readFileSync(file);
     } catch (e) {
-      throw new MailroomError(ErrorCodes.NOT_FOUND, `cannot read ${file}: ${errorMessage(e)}`);
+      results.push({ file, error: `cannot read ${file}: ${errorMessage(e)}` });
+      continue;
     }
     const d = evaluate(rules, fromParsedMail(await simpleParser(raw), undefined, { size: raw.length }));
     results.push({ file, decision: d });
   }
+  const code = results.some((r) => 'error' in r) ? 1 : 0;
   if (ctx.values.json) {
     ctx.out(
       JSON.stringify(
-        results.map(({ file, decision: d }) => ({
-          file,
-          department: d.department,
-          urgency: d.urgency,
-          tags: d.tags,
-          explanation: d.explanation,
-          ...(d.autoReply ? { auto_reply: d.autoReply } : {}),
-          ...(d.assign ? { assign: d.assign } : {}),
-          ...(d.copyTo ? { copy_to: d.copyTo } : {}),
-        })),
+        results.map((r) => {
+          if ('error' in r) return r;
+          const { file, decision: d } = r;
+          return {
+            file,
+            department: d.department,
+            urgency: d.urgency,
+            tags: d.tags,
+            explanation: d.explanation,
+            ...(d.autoReply ? { auto_reply: d.autoReply } : {}),
+            ...(d.assign ? { assign: d.assign } : {}),
+            ...(d.copyTo ? { copy_to: d.copyTo } : {}),
+          };
+        }),
         null,
         2,
       ),
     );
-    return 0;
+    return code;
   }
-  for (const { file, decision: d } of results) {
+  for (const r of results) {
+    if ('error' in r) {
+      ctx.err(`mailroom rules: ${r.error}`);
+      continue;
+    }
+    const { file, decision: d } = r;
     ctx.out(file);
     ctx.out(`  department: ${d.department}`);
     ctx.out(`  urgency:    ${d.urgency}`);
@@ -95,7 +109,7 @@ async function testFiles(ctx: CommandContext, files: string[]): Promise<number> 
     ctx.out('  why:');
     for (const line of d.explanation) ctx.out(`    ${line}`);
   }
-  return 0;
+  return code;
 }
 
 async function check(ctx: CommandContext): Promise<number> {
@@ -176,7 +190,8 @@ export const rulesCommand: Command = {
     since: { type: 'string' },
   },
   help: [
-    'test:   classify .eml files with the current rules and say why (department, urgency, tags).',
+    'test:   classify .eml files with the current rules and say why (department, urgency, tags);',
+    '        a file that cannot be read is reported in its place and makes the exit code 1.',
     'check:  validate every rules file and run the golden tests in rules/tests; exit 1 on any problem.',
     'replay: show what the current rules would change on mail received since --since (default 7d);',
     '        the database is opened read-only, nothing is changed.',

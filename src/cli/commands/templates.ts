@@ -1,12 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { templateRendererFromConfig } from '../../outbound/index.ts';
+import { normaliseTemplateName, templateRendererFromConfig } from '../../outbound/index.ts';
 import { type Command, type CommandContext, UsageError } from '../command.ts';
 
-function renderer(ctx: CommandContext) {
+/** The renderer of the configured templates; notes on stderr when links use a stand-in base URL. */
+function renderer(ctx: CommandContext, opts: { note: boolean } = { note: true }) {
   const config = ctx.config();
   const publicUrl = config.web.public_url;
-  if (!publicUrl)
+  if (!publicUrl && opts.note)
     ctx.err(
       `note: web.public_url is not set; links are shown under http://${config.web.host}:${config.web.port} (set it before sending real mail)`,
     );
@@ -38,6 +39,26 @@ function preview(ctx: CommandContext, name: string | undefined): number {
   if (!name)
     throw new UsageError('name the template to preview, e.g. mailroom templates preview acknowledgement');
   const locale = typeof ctx.values.locale === 'string' ? ctx.values.locale : 'en';
+  // A name no template has is misuse (exit 2, one line), told before any note.
+  const known = [
+    ...new Set(
+      renderer(ctx, { note: false })
+        .list()
+        .map((t) => t.template),
+    ),
+  ];
+  let canonical: string | undefined;
+  try {
+    canonical = normaliseTemplateName(name);
+  } catch {
+    canonical = undefined;
+  }
+  if (canonical === undefined || !known.includes(canonical))
+    throw new UsageError(
+      known.length
+        ? `no template is named "${name}"; the templates are ${known.join(', ')}`
+        : `no template is named "${name}"; ${ctx.config().paths.templatesDir} has no templates`,
+    );
   const r = renderer(ctx);
   const rendered = r.renderTemplate(name, locale, r.sample(name, locale));
   const out =

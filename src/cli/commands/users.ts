@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import { Departments } from '../../config/index.ts';
 import { systemClock } from '../../lib/index.ts';
 import { type Db, listMigrations, migrate, openDatabase } from '../../store/index.ts';
-import { createUser, type Locale, listUsers, type Role } from '../../web/index.ts';
+import { createUser, type Locale, Locales, listUsers, type Role, Roles } from '../../web/index.ts';
 import { type Command, UsageError } from '../command.ts';
 
 async function readStdin(): Promise<string> {
@@ -72,6 +73,8 @@ export const users: Command = {
     if (!username || extra.length > 0) throw new UsageError('expected one USERNAME after "add"');
     const role = ctx.values.role;
     if (typeof role !== 'string') throw new UsageError('--role is required (admin, agent or marketer)');
+    if (!(Roles as readonly string[]).includes(role))
+      throw new UsageError(`unknown role "${role}"; use ${Roles.join(', ')}`);
     const departments =
       typeof ctx.values.departments === 'string'
         ? ctx.values.departments
@@ -79,6 +82,14 @@ export const users: Command = {
             .map((d) => d.trim())
             .filter(Boolean)
         : [];
+    for (const d of departments)
+      if (!(Departments as readonly string[]).includes(d))
+        throw new UsageError(`unknown department "${d}"; use ${Departments.join(', ')}`);
+    if (role === 'agent' && departments.length === 0)
+      throw new UsageError('an agent needs at least one department (--departments sales,finance)');
+    const locale = ctx.values.locale;
+    if (locale !== undefined && !(Locales as readonly string[]).includes(String(locale)))
+      throw new UsageError(`unknown locale "${String(locale)}"; use ${Locales.join(', ')}`);
     let password: string;
     let generated = false;
     if (ctx.values['password-stdin']) password = await readStdin();
@@ -94,7 +105,7 @@ export const users: Command = {
         password,
         role: role as Role,
         departments,
-        ...(typeof ctx.values.locale === 'string' ? { locale: ctx.values.locale as Locale } : {}),
+        ...(typeof locale === 'string' ? { locale: locale as Locale } : {}),
       });
       ctx.out(
         `created ${user.role} ${user.username}${departments.length ? ` (${departments.join(', ')})` : ''}`,

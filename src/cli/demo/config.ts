@@ -1,0 +1,24 @@
+import path from 'node:path';
+import type { Config } from '../../config/index.ts';
+
+/**
+ * The demo's configuration, from the user's: its own data dir (<data_dir>/demo), no IMAP, the
+ * SMTP catcher as relay, and no quiet hours, so the sample order's confirmation goes out at once
+ * whatever the hour in the customer's time zone.
+ */
+export function demoConfig(base: Config, catcher: { host: string; port: number }): Config {
+  const dataDir = path.join(base.paths.dataDir, 'demo');
+  return {
+    ...base,
+    mail: { ...base.mail, from: 'Teahouse Support <support@teahouse.example>', domain: 'teahouse.example' },
+    smtp: { ...base.smtp, host: catcher.host, port: catcher.port, tls: 'none' },
+    imap: { ...base.imap, accounts: [] },
+    automations: { ...base.automations, quiet_hours: null },
+    paths: {
+      ...base.paths,
+      dataDir,
+      dbFile: path.join(dataDir, 'mailroom.sqlite'),
+      blobDir: path.join(dataDir, 'blobs'),
+    },
+  };
+}
