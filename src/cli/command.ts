@@ -22,6 +22,11 @@ export interface Command {
   options?: Options;
   /** Extra help text: what the command does, step by step. */
   help?: string;
+  /**
+   * false: the command never talks to an IMAP or SMTP server, so their secrets need not be set
+   * (an admin adding a staff user on a machine without the mail passwords in its environment).
+   */
+  needsMailSecrets?: false;
   run(ctx: CommandContext): Promise<number | undefined>;
 }
 

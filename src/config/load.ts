@@ -63,6 +63,12 @@ export interface LoadOptions {
   configPath?: string | undefined;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * 'skip': the IMAP and SMTP secrets (password_env, access_token_env, access_token_file) are not
+   * required to be set, for commands that never talk to a mail server (users, backup, rules ...);
+   * the credentials of an unset one are left out. Default 'require'.
+   */
+  secrets?: 'require' | 'skip';
 }
 
 /** Environment variables that override a key of the file. Documented in the README. */
@@ -179,6 +185,7 @@ function resolveConfigPath(opts: LoadOptions, env: NodeJS.ProcessEnv, cwd: strin
 export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
+  const requireSecrets = (opts.secrets ?? 'require') === 'require';
   const file = resolveConfigPath(opts, env, cwd);
   const fileLabel = file ? path.relative(cwd, file) || file : '(defaults)';
 
@@ -282,18 +289,19 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       );
     }
     const tokenFile = a.access_token_file ? path.resolve(configDir, a.access_token_file) : null;
-    if (tokenFile && readTokenFile(tokenFile) === null)
+    if (requireSecrets && tokenFile && readTokenFile(tokenFile) === null)
       problems.push(`${where}: ${at}.access_token_file: ${tokenFile} cannot be read or is empty`);
     if (a.ca_file && !existsSync(path.resolve(configDir, a.ca_file)))
       problems.push(`${where}: ${at}.ca_file: ${path.resolve(configDir, a.ca_file)} does not exist`);
     for (const k of ['password_env', 'access_token_env'] as const) {
       const name = a[k];
-      if (name && !env[name]) problems.push(`${where}: ${at}.${k}: environment variable ${name} is not set`);
+      if (requireSecrets && name && !env[name])
+        problems.push(`${where}: ${at}.${k}: environment variable ${name} is not set`);
     }
     if (a.after_ingest === 'move' && !a.move_to)
       problems.push(`${where}: ${at}.move_to: is required when after_ingest is "move"`);
   });
-  if (cfg.smtp.password_env && !env[cfg.smtp.password_env]) {
+  if (requireSecrets && cfg.smtp.password_env && !env[cfg.smtp.password_env]) {
     problems.push(
       `${fileLabel}: smtp.password_env: environment variable ${cfg.smtp.password_env} is not set`,
     );
@@ -316,8 +324,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     imap: Object.fromEntries(
       cfg.imap.accounts.map((a) => {
         const s: { password?: string; accessToken?: string } = {};
-        if (a.password_env) s.password = env[a.password_env] as string;
-        if (a.access_token_env) s.accessToken = env[a.access_token_env] as string;
+        const password = a.password_env ? env[a.password_env] : undefined;
+        const accessToken = a.access_token_env ? env[a.access_token_env] : undefined;
+        if (password) s.password = password;
+        if (accessToken) s.accessToken = accessToken;
         return [a.id, s];
       }),
     ),

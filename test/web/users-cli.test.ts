@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
@@ -32,6 +33,29 @@ describe('mailroom users', () => {
     db.close();
     const list = await run(['users', 'list'], env);
     expect(list.out).toBe('owner\tadmin\t-\ten');
+  });
+
+  it('needs no IMAP or SMTP password to add a user; start still asks for them', async () => {
+    const dir = tempDir();
+    const config = path.join(dir, 'mailroom.yaml');
+    writeFileSync(
+      config,
+      [
+        'data_dir: .',
+        'imap:',
+        '  accounts:',
+        '    - { id: shop, host: imap.example.com, user: shop, password_env: MAILROOM_TEST_IMAP_PW }',
+        'smtp: { host: smtp.example.com, password_env: MAILROOM_TEST_SMTP_PW }',
+        '',
+      ].join('\n'),
+    );
+    const add = await run(['users', 'add', 'owner', '--role', 'admin', '--config', config], {});
+    expect(add.err).toBe('');
+    expect(add.code).toBe(0);
+    const start = await run(['start', '--config', config], {});
+    expect(start.code).toBe(1);
+    expect(start.err).toContain('environment variable MAILROOM_TEST_IMAP_PW is not set');
+    expect(start.err).toContain('environment variable MAILROOM_TEST_SMTP_PW is not set');
   });
 
   it('adds an agent with departments and refuses bad input with a clear message', async () => {
