@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { timeZone } from './time-zone.ts';
 
 /**
  * The `automations` section of mailroom.yaml. The main config schema embeds it as
@@ -23,7 +24,7 @@ export const automationsSchema = z
   .object({
     enabled: z.boolean().default(true),
     /** Used when a customer has no time zone; the lead passes sla.time_zone when this is unset. */
-    time_zone: z.string().min(1).optional(),
+    time_zone: timeZone.optional(),
     default_locale: z.string().min(2).default('en'),
     /** How often follow-ups are looked for and orders stored without a queue are picked up. */
     scan_every_min: z.number().positive('expected a number of minutes > 0').default(15),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { automationsSchema } from './automations.ts';
+import { timeZone } from './time-zone.ts';
 
 /**
  * The whole mailroom.yaml, validated at start-up. Every object is strict so a misspelt key is
@@ -230,7 +231,7 @@ export const configSchema = z
       .prefault({}),
     sla: z
       .object({
-        time_zone: z.string().min(1).default('UTC'),
+        time_zone: timeZone.default('UTC'),
         warning_fraction: z.number().gt(0).lt(1).default(0.2),
         scan_interval_s: positiveInt('a number of seconds').default(60),
         hours: z

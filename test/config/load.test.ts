@@ -37,6 +37,17 @@ describe('config', () => {
     expect(msg).toBe('mailroom.yaml:5: imap.accounts[0].port: expected a number 1-65535, got "abc"');
   });
 
+  it('refuses an unknown time zone at load, with file and line', () => {
+    const cwd = tempDir();
+    writeFileSync(
+      path.join(cwd, 'mailroom.yaml'),
+      'sla:\n  time_zone: Asia/Shanghai\nautomations:\n  time_zone: Mars/Olympus\n',
+    );
+    expect(errorOf(() => loadConfig({ env: {}, cwd }))).toBe(
+      'mailroom.yaml:4: automations.time_zone: unknown time zone; use an IANA name such as "Asia/Shanghai" or "Europe/Berlin", got "Mars/Olympus"',
+    );
+  });
+
   it('reports misspelt keys instead of ignoring them', () => {
     const cwd = tempDir();
     writeFileSync(path.join(cwd, 'mailroom.yaml'), 'web:\n  prot: 8080\n');
