@@ -1,19 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
-import { tempDir } from '../harness/index.ts';
+import { runCli, tempDir } from '../harness/index.ts';
 
-async function cli(args: string[], dataDir: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    env: { MAILROOM_DATA_DIR: dataDir },
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (args: string[], dataDir: string) => runCli(args, { MAILROOM_DATA_DIR: dataDir });
 
 describe('mailroom orders / customers commands', () => {
   it('imports a CSV, prints one line per bad row and exits 1 when a row was rejected', async () => {

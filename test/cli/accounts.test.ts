@@ -1,17 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { recordError } from '../../src/ingest/status.ts';
 import { migrate, openDatabase } from '../../src/store/index.ts';
-import { tempDir } from '../harness/index.ts';
-
-async function run(args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+import { runCli, tempDir } from '../harness/index.ts';
 
 describe('mailroom accounts status', () => {
   it('exits 1 in text and in --json when a mailbox has an error, 0 when none has', async () => {
@@ -32,9 +24,9 @@ describe('mailroom accounts status', () => {
     );
     const env = { MAILROOM_CONFIG: config, TEST_SHOP_PASSWORD: 'x' };
 
-    const fine = await run(['accounts', 'status', '--json'], env);
+    const fine = await runCli(['accounts', 'status', '--json'], env);
     expect([fine.code, fine.err]).toEqual([0, '']);
-    expect((await run(['accounts', 'status'], env)).code).toBe(0);
+    expect((await runCli(['accounts', 'status'], env)).code).toBe(0);
 
     const dbFile = path.join(dir, 'data', 'mailroom.sqlite');
     const db = openDatabase(dbFile);
@@ -42,10 +34,10 @@ describe('mailroom accounts status', () => {
     recordError(db, { account: 'shop', mailbox: 'INBOX' }, 'AUTHENTICATIONFAILED', Date.now());
     db.close();
 
-    const text = await run(['accounts', 'status'], env);
+    const text = await runCli(['accounts', 'status'], env);
     expect(text.code).toBe(1);
     expect(text.out).toContain('last error: AUTHENTICATIONFAILED');
-    const json = await run(['accounts', 'status', '--json'], env);
+    const json = await runCli(['accounts', 'status', '--json'], env);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.out)).toMatchObject([
       { account: 'shop', mailbox: 'INBOX', lastError: 'AUTHENTICATIONFAILED' },

@@ -1,5 +1,6 @@
 export { findBinary, inCI, SERVERS } from './binaries.ts';
 export { launchBrowser } from './browser.ts';
+export { runCli } from './cli.ts';
 export { type DovecotInfo, type RunningDovecot, startDovecot } from './dovecot.ts';
 export {
   appendMessages,

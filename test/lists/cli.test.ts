@@ -1,22 +1,13 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { PROJECT_ROOT } from '../../src/config/index.ts';
 import { ManualClock, silentLogger } from '../../src/lib/index.ts';
 import { type ListsDeps, subscribe, suppressionReason } from '../../src/lists/index.ts';
 import { openDatabase } from '../../src/store/index.ts';
-import { tempDir } from '../harness/index.ts';
+import { runCli, tempDir } from '../harness/index.ts';
 
-async function cli(args: string[], dataDir: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    env: { MAILROOM_DATA_DIR: dataDir, MAILROOM_LOG_LEVEL: 'silent' },
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (args: string[], dataDir: string) =>
+  runCli(args, { MAILROOM_DATA_DIR: dataDir, MAILROOM_LOG_LEVEL: 'silent' });
 
 describe('mailroom lists', () => {
   it('creates a list, imports people who confirmed elsewhere, exports and erases one address', async () => {

@@ -1,30 +1,22 @@
 import { copyFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { PROJECT_ROOT } from '../../src/config/index.ts';
 import { evaluate, loadRules, recordCorrection, saveDecision } from '../../src/rules/index.ts';
 import { migrate, openDatabase } from '../../src/store/index.ts';
-import { tempDir } from '../harness/index.ts';
+import { runCli, tempDir } from '../harness/index.ts';
 import { mail } from './helpers.ts';
 
 const FIXTURES = path.join(PROJECT_ROOT, 'rules', 'tests', 'mail');
 
-async function run(args: string[], env: Record<string, string> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
-
 describe('mailroom rules', () => {
   it('test prints department, urgency, tags and why for each .eml, and --json gives an array', async () => {
     const files = ['refund-big5.eml', 'outage-gbk-html.eml'].map((f) => path.join(FIXTURES, f));
-    const text = await run(['rules', 'test', ...files]);
+    const text = await runCli(['rules', 'test', ...files]);
     expect(text.code).toBe(0);
     expect(text.out).toContain('department: finance');
     expect(text.out).toContain('finance-money: subject contains "退款" → finance');
-    const json = await run(['rules', 'test', '--json', ...files]);
+    const json = await runCli(['rules', 'test', '--json', ...files]);
     const parsed = JSON.parse(json.out) as Array<Record<string, unknown>>;
     expect(parsed.map((p) => [path.basename(String(p.file)), p.department, p.urgency])).toEqual([
       ['refund-big5.eml', 'finance', 'normal'],
@@ -38,11 +30,11 @@ describe('mailroom rules', () => {
   it('test answers for every file: a good one is classified, one that cannot be read is named (exit 1)', async () => {
     const good = path.join(FIXTURES, 'refund-big5.eml');
     const missing = path.join(tempDir(), 'nonexist.eml');
-    const text = await run(['rules', 'test', good, missing]);
+    const text = await runCli(['rules', 'test', good, missing]);
     expect(text.code).toBe(1);
     expect(text.out).toContain(`${good}\n  department: finance`);
     expect(text.err).toMatch(new RegExp(`^mailroom rules: cannot read ${missing}: ENOENT`));
-    const json = await run(['rules', 'test', '--json', good, missing]);
+    const json = await runCli(['rules', 'test', '--json', good, missing]);
     expect(json.code).toBe(1);
     const parsed = JSON.parse(json.out) as Array<Record<string, unknown>>;
     expect(parsed[0]).toMatchObject({ file: good, department: 'finance' });
@@ -50,13 +42,13 @@ describe('mailroom rules', () => {
   });
 
   it('check passes on the shipped rules and fails with file:line reasons on a bad file', async () => {
-    expect((await run(['rules', 'check'])).code).toBe(0);
+    expect((await runCli(['rules', 'check'])).code).toBe(0);
     const dir = tempDir();
     writeFileSync(
       path.join(dir, '10-bad.yaml'),
       'rules:\n  - name: x\n    when: { subject: { matches: "(" } }\n    then: { department: marketing }\n',
     );
-    const bad = await run(['rules', 'check'], { MAILROOM_RULES_DIR: dir });
+    const bad = await runCli(['rules', 'check'], { MAILROOM_RULES_DIR: dir });
     expect(bad.code).toBe(1);
     expect(bad.err).toContain(`${path.join(dir, '10-bad.yaml')}:3:`);
     expect(bad.err).toContain(`${path.join(dir, '10-bad.yaml')}:4:`);
@@ -65,7 +57,7 @@ describe('mailroom rules', () => {
   it('check passes on a copy of the shipped rules folder (its golden tests name no file outside it)', async () => {
     const dir = path.join(tempDir(), 'rules');
     cpSync(path.join(PROJECT_ROOT, 'rules'), dir, { recursive: true });
-    const res = await run(['rules', 'check'], { MAILROOM_RULES_DIR: dir });
+    const res = await runCli(['rules', 'check'], { MAILROOM_RULES_DIR: dir });
     expect(res.err).toBe('');
     expect(res.code).toBe(0);
   });
@@ -81,7 +73,7 @@ describe('mailroom rules', () => {
       path.join(dir, 'tests', 't.yaml'),
       'tests:\n  - name: press goes to hr?\n    input: { subject: journalist here }\n    expect: { department: hr }\n',
     );
-    const res = await run(['rules', 'check'], { MAILROOM_RULES_DIR: dir });
+    const res = await runCli(['rules', 'check'], { MAILROOM_RULES_DIR: dir });
     expect(res.code).toBe(1);
     expect(res.err).toContain('t.yaml:2: press goes to hr?: department: expected hr, got pr');
   });
@@ -107,7 +99,7 @@ describe('mailroom rules', () => {
     const stale = { ...evaluate(old, mail({ subject: 'price' })), department: 'sales' as const };
     saveDecision(db, { messageId: Number(msg), conversationId: Number(conv), decision: stale, at: now });
     db.close();
-    const res = await run(['rules', 'replay', '--since', '7d'], { MAILROOM_DATA_DIR: data });
+    const res = await runCli(['rules', 'replay', '--since', '7d'], { MAILROOM_DATA_DIR: data });
     expect(res.code).toBe(0);
     expect(res.out).toContain('department: sales -> finance');
     expect(res.out).toContain('1 messages since');
@@ -144,14 +136,14 @@ describe('mailroom rules', () => {
     fix('hr-jobs', 'hr', 'pr', now - 90 * 86_400_000);
     db.close();
 
-    const text = await run(['report', 'corrections', '--since', '30d'], { MAILROOM_DATA_DIR: dir });
+    const text = await runCli(['report', 'corrections', '--since', '30d'], { MAILROOM_DATA_DIR: dir });
     expect(text.code).toBe(0);
     const lines = text.out.split('\n').filter((l) => /^(sales-price|hr-jobs) /.test(l));
     expect(lines.map((l) => l.split(/\s{2,}/))).toEqual([
       ['sales-price', 'department', '3', 'sales -> finance'],
       ['hr-jobs', 'department', '1', 'hr -> pr'],
     ]);
-    const json = await run(['report', 'corrections', '--json'], { MAILROOM_DATA_DIR: dir });
+    const json = await runCli(['report', 'corrections', '--json'], { MAILROOM_DATA_DIR: dir });
     expect((JSON.parse(json.out) as Array<{ rule: string }>).map((r) => r.rule)).toEqual([
       'sales-price',
       'hr-jobs',

@@ -2,24 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { PROJECT_ROOT } from '../../src/config/index.ts';
 import { migrate, openDatabase } from '../../src/store/index.ts';
 import { checkPassword } from '../../src/web/index.ts';
-import { tempDir } from '../harness/index.ts';
-
-async function run(args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+import { runCli, tempDir } from '../harness/index.ts';
 
 describe('mailroom users', () => {
   it('adds the first admin with a generated password printed once, which then logs in', async () => {
     const dir = tempDir();
     const env = { MAILROOM_DATA_DIR: dir };
-    const res = await run(['users', 'add', 'owner', '--role', 'admin'], env);
+    const res = await runCli(['users', 'add', 'owner', '--role', 'admin'], env);
     expect(res.code).toBe(0);
     expect(res.out).toContain('created admin owner');
     const password = /password \(shown once, store it now\): (\S+)/.exec(res.out)?.[1] ?? '';
@@ -31,7 +23,7 @@ describe('mailroom users', () => {
       .password_hash;
     expect(hash).toMatch(/^\$argon2id\$/);
     db.close();
-    const list = await run(['users', 'list'], env);
+    const list = await runCli(['users', 'list'], env);
     expect(list.out).toBe('owner\tadmin\t-\ten');
   });
 
@@ -49,10 +41,10 @@ describe('mailroom users', () => {
         '',
       ].join('\n'),
     );
-    const add = await run(['users', 'add', 'owner', '--role', 'admin', '--config', config], {});
+    const add = await runCli(['users', 'add', 'owner', '--role', 'admin', '--config', config], {});
     expect(add.err).toBe('');
     expect(add.code).toBe(0);
-    const start = await run(['start', '--config', config], {});
+    const start = await runCli(['start', '--config', config], {});
     expect(start.code).toBe(1);
     expect(start.err).toContain('environment variable MAILROOM_TEST_IMAP_PW is not set');
     expect(start.err).toContain('environment variable MAILROOM_TEST_SMTP_PW is not set');
@@ -62,32 +54,32 @@ describe('mailroom users', () => {
     const dir = tempDir();
     const env = { MAILROOM_DATA_DIR: dir };
     expect(
-      (await run(['users', 'add', 'sam', '--role', 'agent', '--departments', 'sales,finance'], env)).code,
+      (await runCli(['users', 'add', 'sam', '--role', 'agent', '--departments', 'sales,finance'], env)).code,
     ).toBe(0);
-    expect((await run(['users', 'list'], env)).out).toBe('sam\tagent\tsales,finance\ten');
+    expect((await runCli(['users', 'list'], env)).out).toBe('sam\tagent\tsales,finance\ten');
     // Misuse of the command line exits 2 with one line, before any password is asked for.
-    const noDept = await run(['users', 'add', 'kim', '--role', 'agent'], env);
+    const noDept = await runCli(['users', 'add', 'kim', '--role', 'agent'], env);
     expect(noDept.code).toBe(2);
     expect(noDept.err).toBe(
       'mailroom users: an agent needs at least one department (--departments sales,finance); run "mailroom users --help"',
     );
-    const badDept = await run(['users', 'add', 'kim', '--role', 'agent', '--departments', 'legal'], env);
+    const badDept = await runCli(['users', 'add', 'kim', '--role', 'agent', '--departments', 'legal'], env);
     expect(badDept.code).toBe(2);
     expect(badDept.err).toContain('unknown department "legal"');
-    const badRole = await run(['users', 'add', 'bob', '--role', 'boss'], env);
+    const badRole = await runCli(['users', 'add', 'bob', '--role', 'boss'], env);
     expect(badRole.code).toBe(2);
     expect(badRole.err).toBe(
       'mailroom users: unknown role "boss"; use admin, agent, marketer; run "mailroom users --help"',
     );
-    const badLocale = await run(['users', 'add', 'bob', '--role', 'admin', '--locale', 'fr'], env);
+    const badLocale = await runCli(['users', 'add', 'bob', '--role', 'admin', '--locale', 'fr'], env);
     expect(badLocale.code).toBe(2);
-    const dup = await run(['users', 'add', 'SAM', '--role', 'admin'], env);
+    const dup = await runCli(['users', 'add', 'SAM', '--role', 'admin'], env);
     expect(dup.code).toBe(1);
     expect(dup.err).toContain('already exists');
-    const noRole = await run(['users', 'add', 'kim'], env);
+    const noRole = await runCli(['users', 'add', 'kim'], env);
     expect(noRole.code).toBe(2);
     expect(noRole.err).toContain('--role is required');
-    expect((await run(['users', 'list'], env)).out).toBe('sam\tagent\tsales,finance\ten');
+    expect((await runCli(['users', 'list'], env)).out).toBe('sam\tagent\tsales,finance\ten');
   });
 
   it('reads the password from stdin with --password-stdin and prints no password', async () => {
