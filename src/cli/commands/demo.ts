@@ -2,10 +2,8 @@ import { rmSync } from 'node:fs';
 import { ALL_ROLES, createApp } from '../../app.ts';
 import { createLogger } from '../../lib/index.ts';
 import type { Command } from '../command.ts';
-import { startMailCatcher } from '../demo/catcher.ts';
 import { caughtMailPage } from '../demo/caught-mail-page.ts';
 import { demoConfig } from '../demo/config.ts';
-import { demoLogin, seedDemo } from '../demo/seed.ts';
 import { runUntilSignal } from '../run-until-signal.ts';
 
 export const demo: Command = {
@@ -21,6 +19,11 @@ export const demo: Command = {
     'mail" in the staff navigation). Logs show warnings only unless MAILROOM_LOG_LEVEL is set.',
   ].join('\n'),
   async run(ctx) {
+    // Loaded when run: the catcher (smtp-server) and the seeding (the web barrel) are the demo's.
+    const [{ startMailCatcher }, { demoLogin, seedDemo }] = await Promise.all([
+      import('../demo/catcher.ts'),
+      import('../demo/seed.ts'),
+    ]);
     const catcher = await startMailCatcher();
     const config = demoConfig(ctx.config(), catcher);
     // Every run starts afresh, so what the catcher shows matches what the inbox shows.

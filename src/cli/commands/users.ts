@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { Departments } from '../../config/index.ts';
 import { systemClock } from '../../lib/index.ts';
 import { type Db, listMigrations, migrate, openDatabase } from '../../store/index.ts';
-import { createUser, type Locale, Locales, listUsers, type Role, Roles } from '../../web/index.ts';
+import type { Locale, Role } from '../../web/index.ts';
 import { type Command, UsageError } from '../command.ts';
 
 async function readStdin(): Promise<string> {
@@ -60,6 +60,8 @@ export const users: Command = {
   ].join('\n'),
   async run(ctx) {
     const [sub, username, ...extra] = ctx.positionals;
+    // Loaded when run: the web barrel brings the web server, which other commands do not need.
+    const { createUser, Locales, listUsers, Roles } = await import('../../web/index.ts');
     if (sub === 'list') {
       const db = openStore(ctx.config().paths.dbFile);
       try {

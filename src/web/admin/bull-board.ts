@@ -1,6 +1,3 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { BULL_BOARD_CSP } from '../security-headers.ts';
@@ -19,20 +16,26 @@ export const BULL_BOARD_PATH = '/admin/queues/bull';
  * client never sends, so its action buttons could not work anyway; read-only hides them.
  */
 export function registerBullBoard(app: FastifyInstance, queues: Queue[]): void {
-  const adapter = new FastifyAdapter();
-  adapter.setBasePath(BULL_BOARD_PATH);
-  createBullBoard({
-    queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: true })),
-    serverAdapter: adapter,
-    options: {
-      uiConfig: {
-        boardTitle: 'mailroom queues',
-        hideDocsLink: true,
-        miscLinks: [{ text: 'mailroom: health', url: '/admin/health#queues' }],
-      },
-    },
-  });
   app.register(async (scope) => {
+    // Loaded here: bull-board (and the bullmq it requires) only where the BullMQ driver runs.
+    const [{ createBullBoard }, { BullMQAdapter }, { FastifyAdapter }] = await Promise.all([
+      import('@bull-board/api'),
+      import('@bull-board/api/bullMQAdapter'),
+      import('@bull-board/fastify'),
+    ]);
+    const adapter = new FastifyAdapter();
+    adapter.setBasePath(BULL_BOARD_PATH);
+    createBullBoard({
+      queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: true })),
+      serverAdapter: adapter,
+      options: {
+        uiConfig: {
+          boardTitle: 'mailroom queues',
+          hideDocsLink: true,
+          miscLinks: [{ text: 'mailroom: health', url: '/admin/health#queues' }],
+        },
+      },
+    });
     // preHandler, not onRequest: it runs after the guard, so only an admin's response carries the
     // relaxed policy (a redirect or 403 page keeps STAFF_CSP). The root onSend hook keeps it.
     scope.addHook('preHandler', async (_req, reply) => {
