@@ -1,4 +1,5 @@
 import { type FSWatcher, watch } from 'node:fs';
+import path from 'node:path';
 import type { Clock, Logger } from '../lib/index.ts';
 import { errorMessage } from '../lib/index.ts';
 import { type LoadRulesOptions, loadRules, type RuleProblem } from './load.ts';
@@ -45,33 +46,82 @@ export function createRulesRuntime(deps: RulesRuntimeDeps): RulesRuntime {
 
   let watcher: FSWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let watching = false;
+  const debounceMs = deps.debounceMs ?? 200;
+  const folderName = path.basename(deps.dir);
+
+  const refuse = (message: string, problems: RuleProblem[] = []) => {
+    lastError = { at: deps.clock.now(), message, problems };
+    log.error({ err: message }, 'rules reload refused; keeping the running rules');
+    return { ok: false as const, error: lastError };
+  };
+
+  /**
+   * fs.watch follows the folder it was given: when the folder itself is replaced (rm -rf and a
+   * fresh copy, a symlink swap as in a Kubernetes ConfigMap) or the watch fails, it goes quiet for
+   * good. So those events, and errors, start a new watch on the path (once it exists again).
+   */
+  function arm(): void {
+    watcher?.close();
+    watcher = undefined;
+    if (!watching) return;
+    try {
+      watcher = watch(deps.dir, (_event, file) => {
+        const name = file === null ? null : String(file);
+        const replaced = name === null || name === folderName || name.startsWith('..');
+        if (!replaced && !/\.ya?ml$/.test(name)) return;
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => {
+          if (replaced) arm();
+          runtime.reload();
+        }, debounceMs);
+      });
+      watcher.on('error', (e) => {
+        log.warn({ err: errorMessage(e) }, 'rules folder watch failed; watching it again');
+        rearmLater();
+      });
+    } catch (e) {
+      // Gone for the moment (being replaced), or no inotify watch left (ENOSPC): try again.
+      log.warn({ err: errorMessage(e), dir: deps.dir }, 'rules folder cannot be watched yet; SIGHUP reloads');
+      rearmLater();
+    }
+  }
+  function rearmLater(): void {
+    watcher?.close();
+    watcher = undefined;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      arm();
+      if (watcher) runtime.reload();
+    }, 2000);
+    timer.unref();
+  }
 
   const runtime: RulesRuntime = {
     current: () => rules,
     reload() {
       try {
-        rules = load();
+        const next = load();
+        // A folder that is being replaced can be read empty for a moment: that is not a rule set.
+        if (next.files.length === 0 && rules.files.length > 0)
+          return refuse(`no rules files in ${deps.dir}; the running rules stay until some are there`);
+        rules = next;
         lastError = null;
         log.info({ rules: rules.rules.length, files: rules.files.length }, 'rules reloaded');
         return { ok: true, rules: rules.rules.length };
       } catch (e) {
         const details = (e as { details?: { problems?: RuleProblem[] } }).details;
-        lastError = { at: deps.clock.now(), message: errorMessage(e), problems: details?.problems ?? [] };
-        log.error({ err: lastError.message }, 'rules reload refused; keeping the running rules');
-        return { ok: false, error: lastError };
+        return refuse(errorMessage(e), details?.problems ?? []);
       }
     },
     lastReloadError: () => lastError,
     watch() {
-      if (watcher) return;
-      watcher = watch(deps.dir, (_event, file) => {
-        if (file && !/\.ya?ml$/.test(String(file))) return;
-        if (timer) clearTimeout(timer);
-        timer = setTimeout(() => runtime.reload(), deps.debounceMs ?? 200);
-      });
-      watcher.on('error', (e) => log.warn({ err: errorMessage(e) }, 'rules folder watch failed'));
+      if (watching) return;
+      watching = true;
+      arm();
     },
     close() {
+      watching = false;
       if (timer) clearTimeout(timer);
       watcher?.close();
       watcher = undefined;

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -45,5 +45,40 @@ describe('a running mailroom and its rules folder', () => {
     unlinkSync(extra);
     await waitFor('the folder to be good again', () => lastReloadError(app.rules) === null);
     expect(app.rules.current().rules.length).toBe(shipped);
+  });
+
+  it('keeps watching a rules folder that is replaced, and never takes an empty one', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mailroom-rules-watch-'));
+    const rulesDir = path.join(dir, 'rules');
+    const shippedRules = path.join(PROJECT_ROOT, 'rules');
+    cpSync(shippedRules, rulesDir, { recursive: true });
+    const config = loadConfig({
+      env: { MAILROOM_DATA_DIR: dir, MAILROOM_RULES_DIR: rulesDir, MAILROOM_PORT: String(await freePort()) },
+      cwd: dir,
+    });
+    const app = await createApp({ config, logger: silentLogger() });
+    cleanups.push(async () => {
+      await app.stop(5000);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await app.start(['scheduler']);
+    const shipped = app.rules.current().rules.length;
+
+    // Replaced by a fresh copy, the way a deploy does it: removed, made again, filled.
+    rmSync(rulesDir, { recursive: true });
+    mkdirSync(rulesDir);
+    await waitFor('the empty folder to be refused', () => lastReloadError(app.rules) !== null);
+    expect(lastReloadError(app.rules)?.message).toContain('no rules files');
+    expect(app.rules.current().rules.length).toBe(shipped);
+    for (const f of readdirSync(shippedRules))
+      cpSync(path.join(shippedRules, f), path.join(rulesDir, f), { recursive: true });
+    await waitFor('the copied folder to be taken', () => lastReloadError(app.rules) === null);
+
+    // And the new folder is watched: a rule saved in it takes effect.
+    writeFileSync(
+      path.join(rulesDir, '50-extra.yaml'),
+      'rules:\n  - name: invoices-to-finance\n    when:\n      any_text:\n        contains_any: [invoice]\n    then:\n      department: finance\n',
+    );
+    await waitFor('the new rule to be in force', () => app.rules.current().rules.length === shipped + 1);
   });
 });
