@@ -103,13 +103,14 @@ export interface App {
 /** A web port that cannot be had, said as what to change; other errors pass through. */
 function listenError(e: unknown, host: string, port: number): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
-  const where = `${host}:${port}`;
+  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   const why: Record<string, string> = {
     EADDRINUSE: `${where} is already in use (another mailroom, or another program): set web.port (env MAILROOM_PORT) to a free port, or stop what listens there`,
     EACCES: `no permission to listen on ${where} (ports below 1024 need privileges): set web.port (env MAILROOM_PORT) to 1024 or above`,
     EADDRNOTAVAIL: `${host} is not an address of this machine: set web.host (env MAILROOM_HOST) to one of its addresses, 127.0.0.1 or 0.0.0.0`,
     ENOTFOUND: `web.host "${host}" does not resolve: set web.host (env MAILROOM_HOST) to an address of this machine, 127.0.0.1 or 0.0.0.0`,
   };
+  why.EAI_AGAIN = why.ENOTFOUND as string;
   const message = code ? why[code] : undefined;
   return message
     ? new MailroomError(ErrorCodes.CONFIG_INVALID, `cannot start the web server: ${message}`)
