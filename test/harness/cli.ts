@@ -1,8 +1,9 @@
 import { main } from '../../src/cli/main.ts';
 
 /**
- * Runs the mailroom CLI in this process with `env` as its whole environment; returns the exit code
- * and what it printed (lines joined with \n).
+ * Runs the mailroom CLI in this process with `env` as the environment its configuration is read
+ * from (the config file is still looked for from this process's working directory); returns the
+ * exit code and what it printed (lines joined with \n).
  */
 export async function runCli(
   args: string[],

@@ -1,5 +1,5 @@
 import { Departments } from '../../config/index.ts';
-import { type Db, isCjkTerm } from '../../store/index.ts';
+import { type Db, isCjkTerm, prepareCached } from '../../store/index.ts';
 import { type StaffUser, visibleDepartments } from '../auth/users.ts';
 
 export const PAGE_SIZE = 50;
@@ -152,28 +152,27 @@ function search(db: Db, q: string, f: SchemaFeatures, w: Where, fewConversations
   // trigram index costs about what the search does), 1-2 character CJK terms are counted up to
   // MANY_HITS in their index (under a millisecond), and LIKE alone reads every message it is given.
   const cjkIndexed = indexed.find((x) => x.table === 'messages_cjk');
-  const manyHits =
+  const askEachConversation =
+    fewConversations &&
     long.length === 0 &&
     (!cjkIndexed ||
       (
-        db
-          .prepare(
-            `SELECT count(*) AS n FROM (SELECT 1 FROM messages_cjk WHERE messages_cjk MATCH ? LIMIT ${MANY_HITS})`,
-          )
-          .get(cjkIndexed.match) as { n: number }
+        prepareCached(
+          db,
+          `SELECT count(*) AS n FROM (SELECT 1 FROM messages_cjk WHERE messages_cjk MATCH ? LIMIT ${MANY_HITS})`,
+        ).get(cjkIndexed.match) as { n: number }
       ).n >= MANY_HITS);
   // Materialised once per statement: every SLA band below reads the same hit list.
-  w.with =
-    fewConversations && manyHits
-      ? {
-          sql: `hits(id) AS MATERIALIZED (SELECT c.id FROM conversations c WHERE ${[...w.sql, ''].join(' AND ')}
+  w.with = askEachConversation
+    ? {
+        sql: `hits(id) AS MATERIALIZED (SELECT c.id FROM conversations c WHERE ${[...w.sql, ''].join(' AND ')}
           EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND ${conds.join(' AND ')}))`,
-          args: [...w.args, ...args],
-        }
-      : {
-          sql: `hits(id) AS MATERIALIZED (SELECT DISTINCT m.conversation_id FROM messages m WHERE ${conds.join(' AND ')})`,
-          args,
-        };
+        args: [...w.args, ...args],
+      }
+    : {
+        sql: `hits(id) AS MATERIALIZED (SELECT DISTINCT m.conversation_id FROM messages m WHERE ${conds.join(' AND ')})`,
+        args,
+      };
   w.sql.push('c.id IN hits');
 }
 
