@@ -23,10 +23,11 @@ export interface Command {
   /** Extra help text: what the command does, step by step. */
   help?: string;
   /**
-   * false: the command never talks to an IMAP or SMTP server, so their secrets need not be set
-   * (an admin adding a staff user on a machine without the mail passwords in its environment).
+   * true: the command talks to the IMAP and SMTP servers (start, worker), so their secrets must be
+   * set. Other commands never do (mail they queue is sent by `start` or a `worker`) and load the
+   * config without them: an admin adds a staff user on a machine without the mail passwords.
    */
-  needsMailSecrets?: false;
+  needsMailSecrets?: true;
   run(ctx: CommandContext): Promise<number | undefined>;
 }
 

@@ -112,7 +112,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       config ??= loadConfig({
         configPath: parsed.values.config as string | undefined,
         env: io.env ?? process.env,
-        secrets: cmd.needsMailSecrets === false ? 'skip' : 'require',
+        secrets: cmd.needsMailSecrets ? 'require' : 'skip',
       });
       return config;
     },

@@ -6,7 +6,6 @@ const when = (t: number | null) => (t === null ? 'never' : new Date(t).toISOStri
 
 export const accountsCommand: Command = {
   name: 'accounts',
-  needsMailSecrets: false,
   summary: 'show IMAP accounts: messages on the server vs ingested, last poll, errors, UID gaps',
   usage: 'status [--json]',
   options: { json: { type: 'boolean' } },

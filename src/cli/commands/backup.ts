@@ -3,7 +3,6 @@ import { type Command, UsageError } from '../command.ts';
 
 export const backup: Command = {
   name: 'backup',
-  needsMailSecrets: false,
   summary: 'write a consistent copy of the database to FILE, safe while mailroom runs',
   usage: 'FILE',
   help: 'Raw mail and attachments live in <data_dir>/blobs: copy that folder too (files never change once written).',

@@ -23,7 +23,6 @@ function customerOf(db: Db, who: string) {
 
 export const customersCommand: Command = {
   name: 'customers',
-  needsMailSecrets: false,
   summary: 'show, tag, merge customers; save and count segments',
   usage: [
     'show EMAIL|ID',

@@ -8,7 +8,6 @@ import { runUntilSignal } from '../run-until-signal.ts';
 
 export const demo: Command = {
   name: 'demo',
-  needsMailSecrets: false,
   summary: 'see mailroom work in one command: sample mail, a built-in SMTP catcher and the web UI',
   usage: '',
   help: [

@@ -3,7 +3,6 @@ import type { Command } from '../command.ts';
 
 export const migrateCommand: Command = {
   name: 'migrate',
-  needsMailSecrets: false,
   summary: 'bring the database schema up to date (start does this too)',
   usage: '',
   async run(ctx) {

@@ -87,7 +87,6 @@ export function formatCorrections(rows: OverriddenRule[], since: number): string
 
 export const report: Command = {
   name: 'report',
-  needsMailSecrets: false,
   summary:
     'print reports: "report sla" shows response times against the SLA; "report corrections" the rules staff override most',
   usage: 'sla [--since 30d] [--until YYYY-MM-DD] [--json]\ncorrections [--since 30d] [--json]',

@@ -5,7 +5,6 @@ import { type Command, UsageError } from '../command.ts';
 
 export const reprocessCommand: Command = {
   name: 'reprocess',
-  needsMailSecrets: false,
   summary:
     'parse stored mail again from the raw copies (after an upgrade); conversations keep department and urgency',
   usage: '[--id N] [--json]',

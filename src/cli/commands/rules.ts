@@ -183,7 +183,6 @@ function replayCommand(ctx: CommandContext): number {
 
 export const rulesCommand: Command = {
   name: 'rules',
-  needsMailSecrets: false,
   summary: 'test, check and replay the sorting rules (rules/*.yaml)',
   usage: 'test [--json] FILE.eml...\ncheck\nreplay [--since 7d] [--json]',
   options: {

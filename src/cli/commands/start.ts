@@ -4,6 +4,7 @@ import { runUntilSignal } from '../run-until-signal.ts';
 
 export const start: Command = {
   name: 'start',
+  needsMailSecrets: true,
   summary: 'run everything in one process: IMAP poller, scheduler, send workers and web server',
   usage: '',
   help: 'Runs until SIGINT or SIGTERM, then shuts down gracefully (exit 0 within 10 s).',
@@ -16,6 +17,7 @@ export const start: Command = {
 
 export const worker: Command = {
   name: 'worker',
+  needsMailSecrets: true,
   summary: 'run send workers only (scale out: set MAILROOM_REDIS_URL and run this on more machines)',
   usage: '',
   async run(ctx) {

@@ -74,7 +74,6 @@ function preview(ctx: CommandContext, name: string | undefined): number {
 
 export const templatesCommand: Command = {
   name: 'templates',
-  needsMailSecrets: false,
   summary: 'check the mail templates, or write one as HTML to look at in a browser',
   usage: 'check\npreview NAME [--locale zh-CN] [--out FILE]',
   options: {

@@ -42,7 +42,6 @@ function openStore(path: string): Db {
 
 export const users: Command = {
   name: 'users',
-  needsMailSecrets: false,
   summary: 'manage staff accounts for the web UI (add the first admin with "users add NAME --role admin")',
   usage:
     'add USERNAME --role admin|agent|marketer [--departments a,b] [--locale en|zh-CN|zh-TW] [--password-stdin]\nlist',
