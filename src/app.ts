@@ -136,6 +136,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     clock,
     logger,
     defaults: { attempts: config.queue.attempts },
+  }).catch((e: unknown) => {
+    db.close();
+    throw e;
   });
   // Campaign batches send through the same pooled transport as the send workers (one pool, one
   // connection and rate limit per process); resolved lazily, after smtp() below exists.

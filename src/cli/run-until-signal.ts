@@ -13,7 +13,10 @@ export function runUntilSignal(app: App, start: () => Promise<void>): Promise<nu
     let stopping = false;
     let started: Promise<void> = Promise.resolve();
     const onSignal = (sig: NodeJS.Signals) => {
-      if (stopping) return;
+      if (stopping) {
+        app.logger.info({ signal: sig }, 'already stopping (a second one stops at once)');
+        return;
+      }
       stopping = true;
       app.logger.info({ signal: sig }, 'shutting down');
       const hardStop = setTimeout(() => {
@@ -21,11 +24,20 @@ export function runUntilSignal(app: App, start: () => Promise<void>): Promise<nu
         resolve(1);
       }, 10_000);
       hardStop.unref();
+      let startError: unknown = null;
       started
-        .catch(() => {})
+        .catch((e: unknown) => {
+          startError = e;
+        })
         .then(() => app.stop(9000))
         .then(() => {
           clearTimeout(hardStop);
+          if (startError) {
+            // The signal came while starting, and the start then failed: say why, exit 1.
+            app.logger.error({ err: startError }, 'start failed');
+            resolve(1);
+            return;
+          }
           app.logger.info('stopped');
           resolve(0);
         })
