@@ -1,4 +1,4 @@
-export { type BlobStore, createBlobStore, type PutResult } from './blob-store.ts';
+export { type BlobStore, createBlobStore, type PutResult, storedBlobPath } from './blob-store.ts';
 export { classifyMail, type MailClassification, type MailFlag } from './classify-mail.ts';
 export { dedupeKey } from './dedupe.ts';
 export { type Dsn, type DsnRecipient, parseDsn, parseTextBounce } from './dsn.ts';

@@ -1,7 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/lib/index.ts';
+import { createBlobStore } from '../../src/ingest/index.ts';
 import type { CorrectionInput, ReplyInput, WebDeps } from '../../src/web/index.ts';
 import { addUser, HOUR, login, makeWeb, NOW, postForm, seedConversation, type TestWeb } from './helpers.ts';
 
@@ -201,11 +199,10 @@ describe('conversation page', () => {
       department: 'finance',
       subject: 'invoice',
     });
+    // Stored by the blob store itself, as ingest stores attachments (the route once looked only in
+    // the store's first directory layout, so every attachment stored since was a 404).
     const data = Buffer.from('%PDF-1.4 test');
-    const sha = sha256Hex(data);
-    const dir = path.join(web.config.paths.blobDir, sha.slice(0, 2), sha.slice(2, 4));
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, sha), data);
+    const sha = (await createBlobStore(web.config.paths.blobDir).putFile(data)).sha256;
     const att = web.db
       .prepare(
         'INSERT INTO attachments (message_id, sha256, filename, content_type, size) VALUES (?, ?, ?, ?, ?)',

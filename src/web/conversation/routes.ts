@@ -1,7 +1,7 @@
-import { createReadStream, existsSync } from 'node:fs';
-import path from 'node:path';
+import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Departments, Urgencies } from '../../config/index.ts';
+import { storedBlobPath } from '../../ingest/index.ts';
 import { ErrorCodes, errorMessage, isMailroomError, MailroomError } from '../../lib/index.ts';
 import { visibleDepartments } from '../auth/users.ts';
 import { sendMessage, sendPage, staffOf, type WebContext } from '../context.ts';
@@ -121,13 +121,10 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: WebContext
       !/^[0-9a-f]{64}$/.test(a.sha256)
     )
       return sendMessage(ctx, req, reply, 404, 'not_found');
-    const file = path.join(
-      ctx.deps.config.paths.blobDir,
-      a.sha256.slice(0, 2),
-      a.sha256.slice(2, 4),
-      a.sha256,
-    );
-    if (!existsSync(file)) return sendMessage(ctx, req, reply, 404, 'not_found');
+    // The blob store's own lookup: this route looked in the first layout only, so every attachment
+    // stored since the store went to one level of directories was a 404.
+    const file = storedBlobPath(ctx.deps.config.paths.blobDir, a.sha256, 'file');
+    if (!file) return sendMessage(ctx, req, reply, 404, 'not_found');
     reply.header('content-disposition', contentDisposition(a.filename ?? 'attachment'));
     reply.header('content-security-policy', "sandbox; default-src 'none'");
     reply.type(SAFE_TYPES.has(a.content_type.toLowerCase()) ? a.content_type : 'application/octet-stream');
