@@ -492,6 +492,36 @@ describe('marketing pages: one address', () => {
   });
 });
 
+describe('marketing pages: what one address shows whom', () => {
+  it('shows a marketer the lists data only; the support mail in the full export is for admins', async () => {
+    const w = await world();
+    newsList(w);
+    await subscribe(w.deps, { slug: 'news', email: 'ann@example.com', name: 'Ann', source: 'staff' });
+    // The running app wires the whole installation's export (customer, orders, support mail).
+    w.deps.dataRights = {
+      exportAddress: (email) => ({
+        email,
+        erased: false,
+        subscriber: null,
+        memberships: [],
+        consents: [],
+        campaignSends: [],
+        bounces: [],
+        conversations: [{ subject: 'Refund dispute: card charged twice' }],
+      }),
+      eraseAddress: () => undefined,
+    };
+    const url = '/lists-admin/subscribers?email=ann%40example.com';
+    const asMarketer = await get(w, await marketer(w), url);
+    expect(asMarketer.statusCode).toBe(200);
+    expect(asMarketer.body).toMatch(/<table id="memberships">[\s\S]*News/);
+    expect(asMarketer.body).not.toContain('Refund dispute');
+    await addUser(w.web.db, 'root', 'admin');
+    const asAdmin = await get(w, await login(w.app, 'root'), url);
+    expect(asAdmin.body).toContain('Refund dispute');
+  });
+});
+
 describe('newsletterTemplates', () => {
   it('offers the shipped templates that use the newsletter layout, and not transactional ones', () => {
     const names = newsletterTemplates(new URL('../../templates', import.meta.url).pathname);

@@ -133,7 +133,7 @@ const en = {
   mk_erase: 'Erase this address…',
   mk_erase_title: 'Erase an address',
   mk_erase_text:
-    'This deletes {email} from every list, with its consent records and bounces, and removes the address from past sends. Only a hash stays so it is never mailed again. It cannot be undone; customer records are not touched.',
+    'This deletes everything mailroom holds about {email}: list subscriptions with their consent records, bounces and past sends, and the customer record with its conversations, mail and notes (orders are kept for bookkeeping, unlinked from the person). Only a hash stays so it is never mailed again. It cannot be undone.',
   mk_erase_confirm: 'Yes, erase it',
   mk_erased: 'Address erased.',
   mk_back: 'Back',
@@ -289,7 +289,7 @@ const zhCN: Record<MarketingKey, string> = {
   mk_erase: '删除此地址…',
   mk_erase_title: '删除地址',
   mk_erase_text:
-    '这将把 {email} 从所有列表中删除，连同同意记录和退信记录，并从以往的发送记录中移除该地址。只保留哈希值以免再次发信。此操作无法撤销；客户记录不受影响。',
+    '这将删除 mailroom 中关于 {email} 的全部数据：列表订阅及其同意记录、退信和以往的发送记录，以及客户资料和其会话、邮件与备注（订单因记账需要保留，但与此人解除关联）。只保留哈希值以免再次发信。此操作无法撤销。',
   mk_erase_confirm: '确认删除',
   mk_erased: '地址已删除。',
   mk_back: '返回',
@@ -441,7 +441,7 @@ const zhTW: Record<MarketingKey, string> = {
   mk_erase: '刪除此地址…',
   mk_erase_title: '刪除地址',
   mk_erase_text:
-    '這會將 {email} 從所有名單中刪除，連同同意紀錄與退信紀錄，並從過去的寄送紀錄中移除該地址。只保留雜湊值以免再次寄信。此操作無法復原；客戶資料不受影響。',
+    '這會刪除 mailroom 中關於 {email} 的全部資料：名單訂閱及其同意紀錄、退信與過去的寄送紀錄，以及客戶資料與其對話、郵件和備註（訂單因記帳需要保留，但與此人解除關聯）。只保留雜湊值以免再次寄信。此操作無法復原。',
   mk_erase_confirm: '確認刪除',
   mk_erased: '地址已刪除。',
   mk_back: '返回',

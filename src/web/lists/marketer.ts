@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isMailroomError } from '../../lib/index.ts';
+import { addressView } from './address-view.ts';
 import {
   allLists,
   CAMPAIGN_STATE_ACTIONS,
@@ -119,7 +120,7 @@ export async function listsMarketerRoutes(app: FastifyInstance, opts: ListsMarke
 
   app.get<{ Params: { email: string } }>('/subscribers/:email', async (req, reply) => {
     try {
-      return exportAddress(deps, req.params.email);
+      return exportAddress(addressView(deps, req.staff?.user.role), req.params.email);
     } catch (e) {
       return fail(reply, e);
     }

@@ -26,6 +26,7 @@ import { csrfFrom } from '../auth/guard.ts';
 import { safeEqual } from '../auth/sessions.ts';
 import { Locales, type Role } from '../auth/users.ts';
 import { pageContext } from '../context.ts';
+import { addressView } from '../lists/address-view.ts';
 import { translate } from '../i18n/messages.ts';
 import { createRenderer } from '../render.ts';
 import { addMultipartParser, asPercent, field, fields, parseUtcLocal, percentField } from './form.ts';
@@ -518,7 +519,7 @@ export function marketingPages(opts: MarketingPagesOptions): FastifyPluginAsync 
       const data: Record<string, unknown> = { email, flash: flash(req) };
       if (email) {
         try {
-          const found = exportAddress(deps, email) as {
+          const found = exportAddress(addressView(deps, req.staff?.user.role), email) as {
             email: string;
             erased: boolean;
             subscriber: Record<string, unknown> | null;
