@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isMailroomError } from '../../lib/index.ts';
-import { addressView } from './address-view.ts';
 import {
   allLists,
   CAMPAIGN_STATE_ACTIONS,
@@ -20,6 +19,7 @@ import {
   scheduleCampaign,
   settingsOf,
 } from '../../lists/index.ts';
+import { addressView } from './address-view.ts';
 
 export interface ListsMarketerOptions {
   lists: ListsDeps;

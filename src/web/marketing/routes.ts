@@ -26,8 +26,8 @@ import { csrfFrom } from '../auth/guard.ts';
 import { safeEqual } from '../auth/sessions.ts';
 import { Locales, type Role } from '../auth/users.ts';
 import { pageContext } from '../context.ts';
-import { addressView } from '../lists/address-view.ts';
 import { translate } from '../i18n/messages.ts';
+import { addressView } from '../lists/address-view.ts';
 import { createRenderer } from '../render.ts';
 import { addMultipartParser, asPercent, field, fields, parseUtcLocal, percentField } from './form.ts';
 import {
