@@ -11,6 +11,7 @@ import {
   pauseCampaign,
   subscribe,
 } from '../../src/lists/index.ts';
+import { listsPublicRoutes } from '../../src/web/lists/index.ts';
 import { marketingPages, newsletterTemplates } from '../../src/web/marketing/index.ts';
 import { setupLists } from '../lists/helpers.ts';
 import { testQueue } from '../lists/test-queue.ts';
@@ -519,6 +520,24 @@ describe('marketing pages: what one address shows whom', () => {
     await addUser(w.web.db, 'root', 'admin');
     const asAdmin = await get(w, await login(w.app, 'root'), url);
     expect(asAdmin.body).toContain('Refund dispute');
+  });
+});
+
+describe('public list pages under the web server', () => {
+  it('are styled from /static, which their policy allows: the anti-bot field stays out of sight', async () => {
+    const w = await world();
+    newsList(w);
+    await w.app.register(async (pub) => listsPublicRoutes(pub, { lists: w.deps }));
+    const form = await w.app.inject({ method: 'GET', url: '/lists/news' });
+    expect(form.statusCode).toBe(200);
+    expect(form.headers['content-security-policy']).toContain("style-src 'self'");
+    expect(form.body).not.toContain('<style');
+    expect(form.body).toContain('<link rel="stylesheet" href="/static/lists.css">');
+    expect(form.body).toContain('class="hp"');
+    const css = await w.app.inject({ method: 'GET', url: '/static/lists.css' });
+    expect(css.statusCode).toBe(200);
+    expect(css.headers['content-type']).toContain('text/css');
+    expect(css.body).toContain('.hp{position:absolute;left:-10000px}');
   });
 });
 

@@ -9,12 +9,16 @@ export function esc(s: string): string {
   );
 }
 
+/**
+ * A public page. Its styles are a file under /static/: the pages' own policy allows style-src
+ * 'self' only, so an inline <style> was refused, leaving the pages unstyled and the hidden anti-bot
+ * field on show (people filled it in and were silently not subscribed).
+ */
 export function page(title: string, body: string, lang: ListLocale = 'en'): string {
   return `<!doctype html>
 <html lang="${esc(lang)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><title>${esc(title)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
-.hp{position:absolute;left:-10000px}button{font-size:1rem;padding:.5rem 1rem}nav{font-size:.9rem}</style></head>
+<link rel="stylesheet" href="/static/lists.css"></head>
 <body><main><h1>${esc(title)}</h1>
 ${body}
 </main></body></html>`;
