@@ -93,6 +93,10 @@ export function buildWebServer(deps: WebDeps): FastifyInstance {
   // Staff pages: a session on every route, the CSRF token on every POST.
   app.register(async (staff) => {
     staff.addHook('preHandler', requireStaff(ctx));
+    // Each role's own first page: a marketer has no inbox (it answered their login with a 403).
+    staff.get('/', async (req, reply) =>
+      reply.redirect(req.staff?.user.role === 'marketer' ? '/lists-admin' : '/inbox', 302),
+    );
     registerLogout(staff, ctx);
     staff.register(async (desk) => {
       desk.addHook('preHandler', requireStaff(ctx, ['admin', 'agent']));

@@ -45,7 +45,9 @@ const PUBLIC: Record<string, string> = {
 };
 /** Who each part of the staff side is for; every staff route must fall in one of them. */
 const AREAS: Array<{ area: string; match: RegExp; roles: StaffRole[] }> = [
-  { area: 'desk', match: /^\/($|inbox$|c\/|attachments\/)/, roles: ['admin', 'agent'] },
+  // '/' only sends each role to its own first page (the inbox, or a marketer's lists).
+  { area: 'home', match: /^\/$/, roles: ['admin', 'agent', 'marketer'] },
+  { area: 'desk', match: /^\/(inbox$|c\/|attachments\/)/, roles: ['admin', 'agent'] },
   { area: 'admin pages', match: /^\/admin\//, roles: ['admin'] },
   // Or a scraper with the metrics token (test/web/admin.test.ts).
   { area: 'metrics', match: /^\/metrics$/, roles: ['admin'] },

@@ -80,6 +80,17 @@ describe('staff sign-in and sessions', () => {
     expect(inbox.body).toContain('alice');
   });
 
+  it("sends each role to its own first page after login: the inbox, or a marketer's lists", async () => {
+    const { web } = await setup();
+    await addUser(web.db, 'alice', 'admin');
+    await addUser(web.db, 'mia', 'marketer');
+    const home = async (name: string) =>
+      (await web.app.inject({ url: '/', headers: { cookie: (await login(web.app, name)).cookie } })).headers
+        .location;
+    expect(await home('alice')).toBe('/inbox');
+    expect(await home('mia')).toBe('/lists-admin');
+  });
+
   it('marks the cookie Secure when the public URL is https', async () => {
     const { web } = await setup({ MAILROOM_PUBLIC_URL: 'https://mail.shop.example' });
     await addUser(web.db, 'alice', 'admin');

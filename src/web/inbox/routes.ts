@@ -36,8 +36,6 @@ function href(f: InboxFilter, over: Partial<InboxFilter>): string {
 }
 
 export function registerInboxRoutes(app: FastifyInstance, ctx: WebContext): void {
-  app.get('/', async (_req, reply) => reply.redirect('/inbox', 302));
-
   app.get('/inbox', async (req, reply) => {
     const { user } = staffOf(req);
     const filter = parseFilter(req.query as Record<string, unknown>);
