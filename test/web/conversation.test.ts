@@ -139,6 +139,27 @@ describe('conversation page', () => {
     expect(page.body).toContain('admin: department');
   });
 
+  it('assigns only to someone who can open the conversation, and offers only them', async () => {
+    const { web, admin } = await setup();
+    await addUser(web.db, 'fay', 'agent', ['finance']);
+    await addUser(web.db, 'mia', 'marketer');
+    const { conversationId } = seedConversation(web.db, { department: 'sales', subject: 'stock?' });
+    const page = await web.app.inject({ url: `/c/${conversationId}`, headers: { cookie: admin.cookie } });
+    const offered = [...page.body.matchAll(/<option value="([a-z]+)"[^>]*>\1<\/option>/g)].map((m) => m[1]);
+    expect(offered).toEqual(expect.arrayContaining(['admin', 'sam']));
+    expect(offered).not.toContain('fay');
+    expect(offered).not.toContain('mia');
+    for (const who of ['fay', 'mia']) {
+      const res = await postForm(web.app, admin, `/c/${conversationId}/assign`, { assignee: who });
+      expect(decodeURIComponent(res.headers.location as string)).toContain(
+        `${who} cannot open sales conversations`,
+      );
+    }
+    await postForm(web.app, admin, `/c/${conversationId}/assign`, { assignee: 'sam' });
+    const row = web.db.prepare('SELECT assignee FROM conversations WHERE id = ?').get(conversationId);
+    expect(row).toEqual({ assignee: 'sam' });
+  });
+
   it('assigns, notes, snoozes, closes, reopens and merges', async () => {
     const { web, admin } = await setup();
     const a = seedConversation(web.db, { department: 'sales', subject: 'first' });

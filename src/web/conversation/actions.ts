@@ -1,7 +1,7 @@
 import { Departments, Urgencies } from '../../config/index.ts';
 import { ErrorCodes, MailroomError } from '../../lib/index.ts';
 import { type Db, inTransaction } from '../../store/index.ts';
-import type { StaffUser } from '../auth/users.ts';
+import { listUsers, type StaffUser, visibleDepartments } from '../auth/users.ts';
 import type { ConversationRow } from './load.ts';
 import { visibleConversation } from './load.ts';
 
@@ -25,10 +25,25 @@ export function addNote(db: Db, c: ConversationRow, user: StaffUser, body: strin
   );
 }
 
+/** Active staff who can open a conversation of this department: admins and its agents. */
+export function usersWhoSee(db: Db, department: string): StaffUser[] {
+  const active = new Set(
+    db.prepare('SELECT username FROM users WHERE disabled = 0').pluck().all() as string[],
+  );
+  return listUsers(db).filter((u) => {
+    if (!active.has(u.username)) return false;
+    const seen = visibleDepartments(u);
+    return seen === null || seen.includes(department);
+  });
+}
+
 export function assign(db: Db, c: ConversationRow, user: StaffUser, assignee: string, now: number): void {
   const to = assignee.trim() || null;
   if (to !== null && !db.prepare('SELECT 1 FROM users WHERE username = ? AND disabled = 0').get(to))
     throw invalid(`there is no user named "${to}"`);
+  // Someone who cannot open it would find it in "Mine" and get a 404 (a marketer, another desk).
+  if (to !== null && !usersWhoSee(db, c.department).some((u) => u.username === to))
+    throw invalid(`${to} cannot open ${c.department} conversations; assign an admin or one of its agents`);
   inTransaction(db, () => {
     db.prepare('UPDATE conversations SET assignee = ? WHERE id = ?').run(to, c.id);
     event(db, c.id, now, user.username, 'assign', { from: c.assignee ?? '-', to: to ?? '-' });

@@ -6,7 +6,7 @@ import { ErrorCodes, errorMessage, isMailroomError, MailroomError } from '../../
 import { visibleDepartments } from '../auth/users.ts';
 import { sendMessage, sendPage, staffOf, type WebContext } from '../context.ts';
 import { translate } from '../i18n/messages.ts';
-import { addNote, assign, merge, parseLocalTime, setField, setStatus } from './actions.ts';
+import { addNote, assign, merge, parseLocalTime, setField, setStatus, usersWhoSee } from './actions.ts';
 import { loadCustomerPanel } from './customer-panel.ts';
 import {
   loadCustomer,
@@ -75,7 +75,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: WebContext
         label: translate(user.locale, u),
         selected: u === c.urgency,
       })),
-      users: db.prepare('SELECT username FROM users WHERE disabled = 0 ORDER BY username').all(),
+      users: usersWhoSee(db, c.department).map((u) => ({ username: u.username })),
       replyWired: Boolean(ctx.deps.sendReply),
       canned: ctx.deps.cannedReplies ? await ctx.deps.cannedReplies(user.locale) : [],
       isClosed: c.status === 'closed',
