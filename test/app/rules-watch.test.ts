@@ -13,22 +13,29 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+const SHIPPED_RULES = path.join(PROJECT_ROOT, 'rules');
+
+/** A mailroom with the scheduler role on a copy of the shipped rules folder. */
+async function runningWithRulesCopy() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mailroom-rules-watch-'));
+  const rulesDir = path.join(dir, 'rules');
+  cpSync(SHIPPED_RULES, rulesDir, { recursive: true });
+  const config = loadConfig({
+    env: { MAILROOM_DATA_DIR: dir, MAILROOM_RULES_DIR: rulesDir, MAILROOM_PORT: String(await freePort()) },
+    cwd: dir,
+  });
+  const app = await createApp({ config, logger: silentLogger() });
+  cleanups.push(async () => {
+    await app.stop(5000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await app.start(['scheduler']);
+  return { app, rulesDir, shipped: app.rules.current().rules.length };
+}
+
 describe('a running mailroom and its rules folder', () => {
   it('takes a saved rules file by itself, and refuses a broken one while the running rules stay', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'mailroom-rules-watch-'));
-    const rulesDir = path.join(dir, 'rules');
-    cpSync(path.join(PROJECT_ROOT, 'rules'), rulesDir, { recursive: true });
-    const config = loadConfig({
-      env: { MAILROOM_DATA_DIR: dir, MAILROOM_RULES_DIR: rulesDir, MAILROOM_PORT: String(await freePort()) },
-      cwd: dir,
-    });
-    const app = await createApp({ config, logger: silentLogger() });
-    cleanups.push(async () => {
-      await app.stop(5000);
-      rmSync(dir, { recursive: true, force: true });
-    });
-    await app.start(['scheduler']);
-    const shipped = app.rules.current().rules.length;
+    const { app, rulesDir, shipped } = await runningWithRulesCopy();
 
     const extra = path.join(rulesDir, '50-extra.yaml');
     writeFileSync(
@@ -48,21 +55,7 @@ describe('a running mailroom and its rules folder', () => {
   });
 
   it('keeps watching a rules folder that is replaced, and never takes an empty one', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'mailroom-rules-watch-'));
-    const rulesDir = path.join(dir, 'rules');
-    const shippedRules = path.join(PROJECT_ROOT, 'rules');
-    cpSync(shippedRules, rulesDir, { recursive: true });
-    const config = loadConfig({
-      env: { MAILROOM_DATA_DIR: dir, MAILROOM_RULES_DIR: rulesDir, MAILROOM_PORT: String(await freePort()) },
-      cwd: dir,
-    });
-    const app = await createApp({ config, logger: silentLogger() });
-    cleanups.push(async () => {
-      await app.stop(5000);
-      rmSync(dir, { recursive: true, force: true });
-    });
-    await app.start(['scheduler']);
-    const shipped = app.rules.current().rules.length;
+    const { app, rulesDir, shipped } = await runningWithRulesCopy();
 
     // Replaced by a fresh copy, the way a deploy does it: removed, made again, filled.
     rmSync(rulesDir, { recursive: true });
@@ -70,8 +63,8 @@ describe('a running mailroom and its rules folder', () => {
     await waitFor('the empty folder to be refused', () => lastReloadError(app.rules) !== null);
     expect(lastReloadError(app.rules)?.message).toContain('no rules files');
     expect(app.rules.current().rules.length).toBe(shipped);
-    for (const f of readdirSync(shippedRules))
-      cpSync(path.join(shippedRules, f), path.join(rulesDir, f), { recursive: true });
+    for (const f of readdirSync(SHIPPED_RULES))
+      cpSync(path.join(SHIPPED_RULES, f), path.join(rulesDir, f), { recursive: true });
     await waitFor('the copied folder to be taken', () => lastReloadError(app.rules) === null);
 
     // And the new folder is watched: a rule saved in it takes effect.
