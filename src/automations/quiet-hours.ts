@@ -1,3 +1,4 @@
+import { isTimeZone } from '../lib/index.ts';
 import { localDateTime, localToUtc } from '../sla/index.ts';
 
 export interface QuietHours {
@@ -12,13 +13,7 @@ function minutes(hhmm: string): number {
 
 /** A zone the runtime knows, else the fallback: a customer's bad zone must not stop their mail. */
 export function usableZone(zone: string | null | undefined, fallback: string): string {
-  if (!zone) return fallback;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return zone;
-  } catch {
-    return fallback;
-  }
+  return zone && isTimeZone(zone) ? zone : fallback;
 }
 
 /**

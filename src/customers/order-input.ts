@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorCodes, MailroomError } from '../lib/index.ts';
+import { ErrorCodes, isTimeZone, MailroomError } from '../lib/index.ts';
 
 /**
  * What the shop sends about an order, validated before anything is stored. The same schemas serve
@@ -16,14 +16,7 @@ const isoTime = z
   )
   .transform((s) => Date.parse(s));
 
-function knownZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return zone.length > 0;
-  } catch {
-    return false;
-  }
-}
+const knownZone = (zone: string) => zone.length > 0 && isTimeZone(zone);
 
 const cents = z
   .number({ error: 'expected a whole number of cents >= 0' })

@@ -1,4 +1,4 @@
-import { ErrorCodes, MailroomError } from '../lib/index.ts';
+import { ErrorCodes, isTimeZone, MailroomError } from '../lib/index.ts';
 import type { Db } from '../store/index.ts';
 import type { CustomerRow } from './contacts.ts';
 
@@ -87,16 +87,11 @@ export interface ProfilePatch {
 
 export function updateProfile(db: Db, id: number, patch: ProfilePatch): CustomerRow {
   const c = mustGet(db, id);
-  if (patch.timeZone) {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: patch.timeZone });
-    } catch {
-      throw new MailroomError(
-        ErrorCodes.VALIDATION,
-        `unknown time zone "${patch.timeZone}": use an IANA name such as Asia/Shanghai`,
-      );
-    }
-  }
+  if (patch.timeZone && !isTimeZone(patch.timeZone))
+    throw new MailroomError(
+      ErrorCodes.VALIDATION,
+      `unknown time zone "${patch.timeZone}": use an IANA name such as Asia/Shanghai`,
+    );
   db.prepare('UPDATE customers SET name = ?, locale = ?, time_zone = ? WHERE id = ?').run(
     patch.name === undefined ? c.name : patch.name,
     patch.locale === undefined ? c.locale : patch.locale,

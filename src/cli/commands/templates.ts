@@ -3,21 +3,26 @@ import path from 'node:path';
 import { normaliseTemplateName, templateRendererFromConfig } from '../../outbound/index.ts';
 import { type Command, type CommandContext, UsageError } from '../command.ts';
 
-/** The renderer of the configured templates; notes on stderr when links use a stand-in base URL. */
-function renderer(ctx: CommandContext, opts: { note: boolean } = { note: true }) {
+/** The renderer of the configured templates; links use a stand-in base URL without web.public_url. */
+function renderer(ctx: CommandContext) {
   const config = ctx.config();
-  const publicUrl = config.web.public_url;
-  if (!publicUrl && opts.note)
-    ctx.err(
-      `note: web.public_url is not set; links are shown under http://${config.web.host}:${config.web.port} (set it before sending real mail)`,
-    );
   return templateRendererFromConfig(
     config,
-    publicUrl ? {} : { publicUrl: `http://${config.web.host}:${config.web.port}` },
+    config.web.public_url ? {} : { publicUrl: `http://${config.web.host}:${config.web.port}` },
   );
 }
 
+/** Says on stderr when the links are under the stand-in base URL. */
+function notePublicUrl(ctx: CommandContext): void {
+  const { web } = ctx.config();
+  if (!web.public_url)
+    ctx.err(
+      `note: web.public_url is not set; links are shown under http://${web.host}:${web.port} (set it before sending real mail)`,
+    );
+}
+
 function check(ctx: CommandContext): number {
+  notePublicUrl(ctx);
   const results = renderer(ctx).check();
   if (results.length === 0) {
     ctx.err(`no templates found in ${ctx.config().paths.templatesDir}`);
@@ -39,14 +44,9 @@ function preview(ctx: CommandContext, name: string | undefined): number {
   if (!name)
     throw new UsageError('name the template to preview, e.g. mailroom templates preview acknowledgement');
   const locale = typeof ctx.values.locale === 'string' ? ctx.values.locale : 'en';
+  const r = renderer(ctx);
   // A name no template has is misuse (exit 2, one line), told before any note.
-  const known = [
-    ...new Set(
-      renderer(ctx, { note: false })
-        .list()
-        .map((t) => t.template),
-    ),
-  ];
+  const known = [...new Set(r.list().map((t) => t.template))];
   let canonical: string | undefined;
   try {
     canonical = normaliseTemplateName(name);
@@ -59,7 +59,7 @@ function preview(ctx: CommandContext, name: string | undefined): number {
         ? `no template is named "${name}"; the templates are ${known.join(', ')}`
         : `no template is named "${name}"; ${ctx.config().paths.templatesDir} has no templates`,
     );
-  const r = renderer(ctx);
+  notePublicUrl(ctx);
   const rendered = r.renderTemplate(name, locale, r.sample(name, locale));
   const out =
     typeof ctx.values.out === 'string'

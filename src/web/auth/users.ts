@@ -115,8 +115,10 @@ export function getUser(db: Db, id: number): StaffUser | null {
   return r ? toUser(r) : null;
 }
 
-export function listUsers(db: Db): StaffUser[] {
-  return (db.prepare('SELECT * FROM users ORDER BY username').all() as UserRow[]).map(toUser);
+/** Every account, or with `active` only those that are not disabled. */
+export function listUsers(db: Db, opts: { active?: boolean } = {}): StaffUser[] {
+  const where = opts.active ? 'WHERE disabled = 0 ' : '';
+  return (db.prepare(`SELECT * FROM users ${where}ORDER BY username`).all() as UserRow[]).map(toUser);
 }
 
 // A real hash of a throwaway password: verifying against it when the user does not exist keeps

@@ -27,11 +27,7 @@ export function addNote(db: Db, c: ConversationRow, user: StaffUser, body: strin
 
 /** Active staff who can open a conversation of this department: admins and its agents. */
 export function usersWhoSee(db: Db, department: string): StaffUser[] {
-  const active = new Set(
-    db.prepare('SELECT username FROM users WHERE disabled = 0').pluck().all() as string[],
-  );
-  return listUsers(db).filter((u) => {
-    if (!active.has(u.username)) return false;
+  return listUsers(db, { active: true }).filter((u) => {
     const seen = visibleDepartments(u);
     return seen === null || seen.includes(department);
   });
